@@ -1,0 +1,103 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "tokenproxy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tokenproxy", targets: ["tokenproxy"]),
+        .library(name: "TokenProxyCore", targets: ["TokenProxyCore"]),
+        .library(name: "TokenProxyCA", targets: ["TokenProxyCA"]),
+        .library(name: "TokenProxyServer", targets: ["TokenProxyServer"]),
+        .library(name: "TokenProxyUsage", targets: ["TokenProxyUsage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "TokenProxyCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "TokenProxyCA",
+            dependencies: [
+                "TokenProxyCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
+            name: "TokenProxyUsage",
+            dependencies: [
+                "TokenProxyCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TokenProxyServer",
+            dependencies: [
+                "TokenProxyCore",
+                "TokenProxyCA",
+                "TokenProxyUsage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "tokenproxy",
+            dependencies: [
+                "TokenProxyCore",
+                "TokenProxyCA",
+                "TokenProxyServer",
+                "TokenProxyUsage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "TokenProxyCoreTests", dependencies: ["TokenProxyCore"]),
+        .testTarget(name: "TokenProxyCATests", dependencies: ["TokenProxyCA"]),
+        .testTarget(name: "TokenProxyUsageTests", dependencies: ["TokenProxyUsage"]),
+        .testTarget(
+            name: "TokenProxyServerTests",
+            dependencies: [
+                "TokenProxyServer",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "TokenProxyEndToEndTests",
+            dependencies: [
+                "tokenproxy",
+                "TokenProxyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,102 @@
+/// The host part of a rule: an exact name or IP literal (`api.github.com`, `127.0.0.1`, `::1`), or a wildcard
+/// over subdomains (`*.example.com`).
+///
+/// Matching is case-insensitive and ignores one trailing dot, so `API.GitHub.com.` matches `api.github.com`.
+/// A wildcard matches names with one or more labels in front of the suffix (`a.example.com`,
+/// `a.b.example.com`) but never the bare suffix (`example.com`): write a second rule for that.
+public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
+    private enum Kind: Hashable {
+        case exact(String)
+        /// The suffix including its leading dot: `.example.com`.
+        case subdomains(of: String)
+    }
+
+    private let kind: Kind
+
+    /// Why a pattern was refused; `description` is the user-facing reason.
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses and validates a pattern.
+    ///
+    /// Refuses a bare `*`, a `*` anywhere but as the whole first label, a wildcard over fewer than two labels
+    /// (`*.com` would send a token to every `.com` host), and characters that cannot appear in a host name.
+    public init(_ text: String) throws(Invalid) {
+        let normalized = Self.normalize(text)
+        guard !normalized.isEmpty else { throw Invalid(description: "host pattern is empty") }
+        if normalized == "*" {
+            throw Invalid(description: "host pattern '*' would match every host; name the hosts this token is for")
+        }
+        if normalized.hasPrefix("*.") {
+            let suffix = String(normalized.dropFirst(2))
+            guard !suffix.contains("*") else {
+                throw Invalid(description: "host pattern '\(text)' may contain '*' only as its whole first label")
+            }
+            try Self.validateName(suffix, original: text)
+            guard suffix.split(separator: ".").count >= 2 else {
+                throw Invalid(
+                    description: "host pattern '\(text)' covers a whole top-level domain; use at least two labels "
+                        + "after '*.' (for example '*.example.com')"
+                )
+            }
+            kind = .subdomains(of: "." + suffix)
+        } else {
+            guard !normalized.contains("*") else {
+                throw Invalid(description: "host pattern '\(text)' may contain '*' only as its whole first label")
+            }
+            if !normalized.contains(":") {  // IPv6 literals skip the DNS-name check
+                try Self.validateName(normalized, original: text)
+            }
+            kind = .exact(normalized)
+        }
+    }
+
+    /// Whether `host` (as sent by a client in CONNECT or Host) is covered by this pattern.
+    public func matches(_ host: String) -> Bool {
+        let candidate = Self.normalize(host)
+        switch kind {
+        case .exact(let name):
+            return candidate == name
+        case .subdomains(let suffix):
+            return candidate.count > suffix.count && candidate.hasSuffix(suffix)
+        }
+    }
+
+    /// The pattern in its normalised spelling.
+    public var description: String {
+        switch kind {
+        case .exact(let name): return name
+        case .subdomains(let suffix): return "*" + suffix
+        }
+    }
+
+    /// Lower-cases `host`, removes IPv6 brackets and one trailing dot.
+    public static func normalize(_ host: String) -> String {
+        var result = host.lowercased()
+        if result.hasPrefix("[") && result.hasSuffix("]") {
+            result = String(result.dropFirst().dropLast())
+        }
+        if result.hasSuffix(".") {
+            result.removeLast()
+        }
+        return result
+    }
+
+    private static func validateName(_ name: String, original: String) throws(Invalid) {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        for label in labels {
+            guard !label.isEmpty, label.count <= 63 else {
+                throw Invalid(description: "host pattern '\(original)' has an empty or over-long label")
+            }
+            let allowed = label.unicodeScalars.allSatisfy { scalar in
+                (scalar >= "a" && scalar <= "z") || (scalar >= "0" && scalar <= "9") || scalar == "-" || scalar == "_"
+            }
+            guard allowed else {
+                throw Invalid(
+                    description: "host pattern '\(original)' contains a character that cannot appear in a host name"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// The whole configuration of a tokenproxy instance, as loaded from YAML or built from defaults.
+///
+/// Relative paths are relative to the working directory tokenproxy was started in, so the shipped
+/// `Config/tokenproxy.yaml` with `ca: { dir: Certs }` puts the CA in `./Certs`.
+public struct ProxyConfiguration: Sendable {
+    /// The proxy's listen address.
+    public var listen: HostPort
+    /// The directory holding `ca.pem` and `ca-key.pem`.
+    public var caDirectory: String
+    /// Extra PEM roots trusted for upstream servers, beside the system trust store.
+    public var upstreamCABundle: String?
+    /// The append-only JSON-lines usage log; `nil` turns recording off.
+    public var auditLogPath: String?
+    /// The credentials, in file order.
+    public var credentials: [CredentialConfiguration]
+    /// The rules, in file order.
+    public var rules: [Rule]
+    /// The file this configuration came from, or `nil` for built-in defaults.
+    public var file: String?
+
+    /// The default listen address: loopback only.
+    public static let defaultListen = HostPort(host: "127.0.0.1", port: 8080)
+
+    /// Creates a configuration; every parameter has the workstation default.
+    public init(
+        listen: HostPort = ProxyConfiguration.defaultListen,
+        caDirectory: String = "Certs",
+        upstreamCABundle: String? = nil,
+        auditLogPath: String? = "state/audit.jsonl",
+        credentials: [CredentialConfiguration] = [],
+        rules: [Rule] = [],
+        file: String? = nil
+    ) {
+        self.listen = listen
+        self.caDirectory = caDirectory
+        self.upstreamCABundle = upstreamCABundle
+        self.auditLogPath = auditLogPath
+        self.credentials = credentials
+        self.rules = rules
+        self.file = file
+    }
+
+    /// The built-in workstation defaults: loopback listener, `./Certs`, `./state/audit.jsonl`, no rules
+    /// (so every CONNECT is tunnelled untouched until rules are configured).
+    public static let workstationDefaults = ProxyConfiguration()
+
+    /// The credential named `name`, if configured.
+    public func credential(named name: String) -> CredentialConfiguration? {
+        credentials.first { $0.name == name }
+    }
+}

@@ -1,0 +1,387 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TokenProxyCore
+
+/// Forwards HTTP/1.1 requests from one client connection to their upstreams, one exchange at a time, attaching
+/// credentials by rule and streaming bodies both ways with backpressure.
+///
+/// It sits behind `HTTPServerPipelineHandler`, so pipelined requests wait until the previous response is written.
+/// The upstream channel runs on the same event loop, so the two sides talk without locks or hops. A request head is
+/// written upstream only after the upstream connection is ready, which for TLS means its certificate chain and host
+/// name were verified: a credential never leaves the proxy towards an unverified server.
+final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// How request targets are resolved.
+    enum Mode {
+        /// Requests inside a CONNECT tunnel that was intercepted; everything goes to `authority` over TLS.
+        case intercepted(authority: HostPort)
+        /// Absolute-form `http://` requests sent to the proxy itself.
+        case forwardProxy
+    }
+
+    private enum State {
+        case idle
+        /// Waiting for the upstream to be ready; request parts read meanwhile wait here (client reads are held,
+        /// so this holds at most one read's worth).
+        case connecting(buffered: [HTTPClientRequestPart])
+        case streaming(requestDone: Bool, responseDone: Bool)
+        /// The proxy answered itself and closes the connection; anything else the client sends is ignored.
+        case refusing
+    }
+
+    private let mode: Mode
+    private let runtime: ProxyRuntime
+    private let clientAddress: String
+    /// Set by the SNI check when the client's TLS server name differs from the CONNECT host.
+    var serverNameMismatch: String?
+
+    private var context: ChannelHandlerContext?
+    private var state = State.idle
+    private var record: ExchangeRecord?
+    private var upstream: UpstreamConnection?
+    private var upstreamKeepAlive = true
+    private var responseHeadSent = false
+    private var clientWantsClose = false
+    private var clientVersion = HTTPVersion.http1_1
+    private var readPending = false
+
+    init(mode: Mode, runtime: ProxyRuntime, clientAddress: String) {
+        self.mode = mode
+        self.runtime = runtime
+        self.clientAddress = clientAddress
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Client → proxy
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else {
+                // HTTPServerPipelineHandler serialises requests, so this is a protocol violation.
+                context.close(promise: nil)
+                return
+            }
+            startExchange(head, context: context)
+        case .body(let buffer):
+            record?.bytesIn += buffer.readableBytes
+            forward(.body(.byteBuffer(buffer)))
+        case .end(let trailers):
+            forward(.end(trailers))
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .streaming = state { upstream?.channel.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if shouldHoldClientReads {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.handler.resumeReads() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .connecting, .streaming(_, false):
+            finishRecord(decision: .error, reason: "the client closed the connection before the response ended")
+        default:
+            break
+        }
+        state = .refusing
+        closeUpstream()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is HTTPParserError, case .idle = state, !responseHeadSent {
+            record = ExchangeRecord(client: clientAddress, method: .GET, host: "", port: 0, path: nil)
+            refuse(.badRequest, "malformed HTTP request: \(error)", decision: .denied)
+            return
+        }
+        runtime.logger.debug("client connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    // MARK: Exchanges
+
+    private var shouldHoldClientReads: Bool {
+        switch state {
+        case .connecting: return true
+        case .streaming(let requestDone, _): return !requestDone && !(upstream?.channel.isWritable ?? true)
+        case .idle, .refusing: return false
+        }
+    }
+
+    /// HTTP/1.1 and later clients can read chunked bodies and keep connections alive by default.
+    private var clientSupportsChunked: Bool {
+        clientVersion.major > 1 || (clientVersion.major == 1 && clientVersion.minor >= 1)
+    }
+
+    private func resumeClientReads() {
+        guard readPending, !shouldHoldClientReads, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        responseHeadSent = false
+        clientVersion = head.version
+        clientWantsClose = !head.isKeepAlive
+
+        let target: RequestTarget
+        do {
+            switch mode {
+            case .intercepted(let authority):
+                target = try .intercepted(head, authority: authority, serverNameMismatch: serverNameMismatch)
+            case .forwardProxy:
+                target = try .forwardProxy(head)
+            }
+        } catch {
+            let (host, port) = destinationForRecord(head)
+            record = ExchangeRecord(
+                client: clientAddress, method: head.method, host: host, port: port,
+                path: UsageEvent.pathWithoutQuery(head.uri.hasPrefix("/") ? head.uri : "")
+            )
+            refuse(error.status, error.reason, decision: .denied)
+            return
+        }
+        record = ExchangeRecord(
+            client: clientAddress, method: head.method, host: target.host, port: target.port, path: target.path
+        )
+        if head.method == .CONNECT {
+            refuse(.methodNotAllowed, "CONNECT must be the first request on a new proxy connection", decision: .denied)
+            return
+        }
+        if MessageFraming.hasConflictingLength(head.headers) {
+            refuse(.badRequest, "request has conflicting Content-Length / Transfer-Encoding headers", decision: .denied)
+            return
+        }
+
+        var headers = head.headers
+        let wasChunked = headers.isChunkedTransferEncoding
+        headers.removeHopByHopHeaders()
+        MessageFraming.frameRequest(&headers, wasChunked: wasChunked)
+        if let hostHeader = target.hostHeader { headers.replaceAll(name: "host", with: hostHeader) }
+        record?.decision = .forward
+        if let rule = runtime.credentials.rules.firstMatch(
+            host: target.host, port: target.port, path: target.path, method: head.method.rawValue
+        ), target.endpoint.usesTLS || rule.allowPlaintext, let secret = runtime.credentials.secret(named: rule.credential) {
+            headers.replaceAll(name: rule.injection.header, with: rule.injection.template.render(secret))
+            record?.rule = rule.index
+            record?.credential = rule.credential
+            record?.decision = .injected
+        }
+        let outbound = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.originForm, headers: headers)
+
+        if let upstream, upstream.endpoint == target.endpoint, upstream.channel.isActive {
+            upstream.handler.delegate = self
+            upstreamKeepAlive = true
+            state = .streaming(requestDone: false, responseDone: false)
+            upstream.channel.write(HTTPClientRequestPart.head(outbound), promise: nil)
+            return
+        }
+        closeUpstream()
+        state = .connecting(buffered: [.head(outbound)])
+        let endpoint = target.endpoint
+        UpstreamConnector.connect(to: endpoint, on: context.eventLoop, runtime: runtime)
+            .assumeIsolated()
+            .whenComplete { result in
+                self.upstreamConnected(result, endpoint: endpoint)
+            }
+    }
+
+    private func upstreamConnected(_ result: Result<Channel, Error>, endpoint: UpstreamEndpoint) {
+        guard case .connecting(let buffered) = state else {
+            // The client went away meanwhile.
+            if case .success(let channel) = result { channel.close(promise: nil) }
+            return
+        }
+        switch result {
+        case .failure(let error):
+            let failure = UpstreamFailure.describe(error, destination: endpoint.description)
+            refuse(failure.status, failure.reason, decision: .error)
+        case .success(let channel):
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                channel.close(promise: nil)
+                refuse(.badGateway, "upstream connection to \(endpoint) was not set up", decision: .error)
+                return
+            }
+            handler.delegate = self
+            upstream = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
+            upstreamKeepAlive = true
+            let requestDone = buffered.contains { if case .end = $0 { return true } else { return false } }
+            state = .streaming(requestDone: requestDone, responseDone: false)
+            for part in buffered {
+                channel.write(part, promise: nil)
+            }
+            channel.flush()
+            resumeClientReads()
+        }
+    }
+
+    private func forward(_ part: HTTPClientRequestPart) {
+        let isEnd: Bool
+        if case .end = part { isEnd = true } else { isEnd = false }
+        switch state {
+        case .connecting(var buffered):
+            buffered.append(part)
+            state = .connecting(buffered: buffered)
+        case .streaming(false, let responseDone):
+            guard let upstream else { return }
+            if isEnd {
+                state = .streaming(requestDone: true, responseDone: responseDone)
+                upstream.channel.writeAndFlush(part, promise: nil)
+                finishIfDone()
+            } else {
+                upstream.channel.write(part, promise: nil)
+            }
+        case .idle, .refusing, .streaming(true, _):
+            break
+        }
+    }
+
+    // MARK: Upstream → client
+
+    func upstreamDidReceive(_ part: HTTPClientResponsePart) {
+        guard let context, case .streaming(let requestDone, false) = state else { return }
+        switch part {
+        case .head(let upstreamHead):
+            let code = upstreamHead.status.code
+            let isInformational = (100..<200).contains(code) && code != 101
+            var headers = upstreamHead.headers
+            headers.removeHopByHopHeaders()
+            if !isInformational {
+                record?.status = Int(code)
+                upstreamKeepAlive = upstreamHead.isKeepAlive
+                responseHeadSent = true
+                if !clientSupportsChunked { clientWantsClose = true }
+                if clientWantsClose { headers.replaceAll(name: "connection", with: "close") }
+            }
+            MessageFraming.frameResponse(
+                &headers, status: upstreamHead.status, requestMethod: record?.method ?? .GET,
+                clientSupportsChunked: clientSupportsChunked
+            )
+            let head = HTTPResponseHead(version: clientVersion, status: upstreamHead.status, headers: headers)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+        case .body(let buffer):
+            record?.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            if !context.channel.isWritable { upstream?.handler.pauseReads() }
+        case .end(let trailers):
+            state = .streaming(requestDone: requestDone, responseDone: true)
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            finishIfDone()
+        }
+    }
+
+    func upstreamDidReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeClientReads() }
+    }
+
+    func upstreamDidFail(_ error: Error) {
+        upstreamEnded(reason: UpstreamFailure.describe(error, destination: upstream?.endpoint.description ?? "upstream"))
+    }
+
+    func upstreamDidClose() {
+        upstreamEnded(reason: (.badGateway, "the upstream closed the connection before the response ended"))
+    }
+
+    private func upstreamEnded(reason: (status: HTTPResponseStatus, reason: String)) {
+        let channel = upstream?.channel
+        upstream?.handler.delegate = nil
+        upstream = nil
+        channel?.close(promise: nil)
+        guard case .streaming(_, false) = state else { return }
+        if responseHeadSent {
+            // Part of the response is already with the client; the only honest signal left is to cut it short.
+            finishRecord(decision: .error, reason: reason.reason)
+            state = .refusing
+            context?.close(promise: nil)
+        } else {
+            refuse(reason.status, reason.reason, decision: .error)
+        }
+    }
+
+    private func finishIfDone() {
+        guard case .streaming(true, true) = state, let context else { return }
+        finishRecord(decision: nil, reason: nil)
+        state = .idle
+        if !upstreamKeepAlive { closeUpstream() } else { upstream?.handler.delegate = nil }
+        if clientWantsClose {
+            context.close(promise: nil)
+        } else {
+            resumeClientReads()
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Answers the current request locally, records it, and closes the connection after the response.
+    private func refuse(_ status: HTTPResponseStatus, _ reason: String, decision: UsageEvent.Decision) {
+        guard let context else { return }
+        record?.status = Int(status.code)
+        finishRecord(decision: decision, reason: reason)
+        state = .refusing
+        closeUpstream()
+        if responseHeadSent {
+            context.close(promise: nil)
+            return
+        }
+        responseHeadSent = true
+        LocalResponse(status: status, reason: reason).send(on: context, version: clientVersion, wrap: wrapOutboundOut)
+    }
+
+    private func finishRecord(decision: UsageEvent.Decision?, reason: String?) {
+        guard var finished = record else { return }
+        record = nil
+        if let decision { finished.decision = decision }
+        if let reason { finished.reason = reason }
+        runtime.record(finished.event())
+    }
+
+    private func closeUpstream() {
+        guard let upstream else { return }
+        upstream.handler.delegate = nil
+        upstream.channel.close(promise: nil)
+        self.upstream = nil
+    }
+
+    private func destinationForRecord(_ head: HTTPRequestHead) -> (String, Int) {
+        switch mode {
+        case .intercepted(let authority):
+            return (HostPattern.normalize(authority.host), authority.port)
+        case .forwardProxy:
+            if let absolute = AbsoluteTarget(head.uri) {
+                return (HostPattern.normalize(absolute.authority.host), absolute.authority.port)
+            }
+            return ("", 0)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ExchangeHandler: Sendable {}

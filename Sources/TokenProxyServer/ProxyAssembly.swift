@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import TokenProxyCA
+import TokenProxyCore
+import TokenProxyUsage
+
+/// Builds a running proxy from a configuration: CA, credentials, TLS contexts, recorder and server.
+///
+/// Everything here that touches the disk or generates keys runs before any connection is accepted, never on an
+/// event loop.
+public struct ProxyAssembly: Sendable {
+    /// The services to run, in start order (stopped in reverse: the server first, then the recorder flushes).
+    public let services: [any Service]
+    /// The CA in use.
+    public let authority: CertificateAuthority
+    /// Whether the CA was created by this start.
+    public let createdAuthority: Bool
+    /// The bundle of system roots plus the CA, for clients' `SSL_CERT_FILE`.
+    public let trustBundlePath: String?
+    /// The credentials and active rules.
+    public let credentials: CredentialStore
+    /// The recorder, if recording is on.
+    public let recorder: UsageRecorder?
+
+    /// Assembles the proxy. `onListening` receives the bound address.
+    public static func make(
+        configuration: ProxyConfiguration,
+        listen: HostPort,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        limits: ProxyLimits = ProxyLimits(),
+        logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void
+    ) throws -> ProxyAssembly {
+        let credentials = try CredentialStore(configuration: configuration, resolver: SecretResolver(environment: environment))
+        let (authority, created) = try CertificateAuthority.loadOrCreate(
+            paths: CertificateAuthority.Paths(directory: configuration.caDirectory)
+        )
+        let bundle: String?
+        do {
+            bundle = try TrustBundle.write(for: authority)
+        } catch {
+            logger.warning("could not write the client trust bundle: \(error)")
+            bundle = nil
+        }
+        let upstreamTLS: NIOSSLContext
+        do {
+            upstreamTLS = try ProxyRuntime.makeUpstreamTLS(extraRootsFile: configuration.upstreamCABundle)
+        } catch {
+            throw ServerSetupError("cannot load upstream.ca_bundle \(configuration.upstreamCABundle ?? ""): \(error)")
+        }
+        var recorder: UsageRecorder?
+        if let path = configuration.auditLogPath {
+            recorder = try UsageRecorder(configuration: .init(logPath: path), logger: logger)
+        }
+        let runtime = ProxyRuntime(
+            credentials: credentials,
+            interceptionContexts: InterceptionContextCache(
+                issuer: LeafIssuer(authority: authority), threadPool: NIOThreadPool.singleton,
+                capacity: limits.leafCacheCapacity
+            ),
+            upstreamTLS: upstreamTLS,
+            limits: limits,
+            recorder: recorder,
+            logger: logger
+        )
+        let server = ProxyServer(
+            configuration: .init(listen: listen), runtime: runtime, onListening: onListening
+        )
+        var services: [any Service] = []
+        if let recorder { services.append(RecorderService(recorder: recorder)) }
+        services.append(server)
+        return ProxyAssembly(
+            services: services, authority: authority, createdAuthority: created, trustBundlePath: bundle,
+            credentials: credentials, recorder: recorder
+        )
+    }
+}
+
+/// Runs until graceful shutdown, then flushes the recorder (after the server, which stops first, is done).
+struct RecorderService: Service {
+    let recorder: UsageRecorder
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        // `shutdown` blocks until the writer thread has flushed; keep that off the cooperative pool.
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                recorder.shutdown()
+                continuation.resume()
+            }
+        }
+    }
+}

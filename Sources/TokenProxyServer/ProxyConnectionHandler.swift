@@ -1,0 +1,239 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import TokenProxyCore
+
+/// The first handler of every accepted connection: reads the first request head and decides what the connection
+/// becomes.
+///
+/// - `CONNECT` to a host some rule covers: the connection is intercepted (TLS with a minted leaf, then
+///   ``ExchangeHandler`` in intercepted mode).
+/// - `CONNECT` to any other host: a blind TCP tunnel, so no token can go there.
+/// - An absolute-form `http://` request: ``ExchangeHandler`` in forward-proxy mode.
+/// - Anything else: 400 with a hint.
+///
+/// Decisions are made on the parsed proxy head (NIOHTTP1), where the CONNECT authority is still intact.
+final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case awaitingHead
+        /// Working out the CONNECT (minting a leaf or dialling); reads are held.
+        case switching
+        case done
+    }
+
+    private let runtime: ProxyRuntime
+    private var state = State.awaitingHead
+    private var readPending = false
+    private var clientAddress = "unknown"
+
+    init(runtime: ProxyRuntime) {
+        self.runtime = runtime
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress {
+            clientAddress = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .awaitingHead = state else { return }  // the CONNECT's .end, or bytes after a refusal
+        guard case .head(let head) = unwrapInboundIn(data) else { return }
+        if head.method == .CONNECT {
+            state = .switching
+            handleConnect(head, context: context)
+        } else {
+            becomeForwardProxy(context: context, firstPart: data)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .switching = state {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard case .awaitingHead = state else {
+            context.close(promise: nil)
+            return
+        }
+        state = .done
+        LocalResponse(status: .badRequest, reason: "malformed proxy request: \(error)").send(
+            on: context, wrap: wrapOutboundOut
+        )
+    }
+
+    // MARK: CONNECT
+
+    private func handleConnect(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let authority = HostPort(parsing: head.uri), authority.port > 0 else {
+            refuse(context, .badRequest, "CONNECT needs host:port, got '\(head.uri.prefix(100))'", record: nil)
+            return
+        }
+        let record = ExchangeRecord(
+            client: clientAddress, method: .CONNECT, host: HostPattern.normalize(authority.host),
+            port: authority.port, path: nil
+        )
+        if runtime.credentials.rules.covers(host: authority.host, port: authority.port) {
+            runtime.interceptionContexts.context(for: authority.host, on: context.eventLoop)
+                .assumeIsolated()
+                .whenComplete { result in
+                    switch result {
+                    case .success(let tlsContext):
+                        self.becomeInterception(context: context, authority: authority, tlsContext: tlsContext)
+                    case .failure(let error):
+                        self.refuse(
+                            context, .badGateway, "could not mint a certificate for \(authority.host): \(error)",
+                            record: record
+                        )
+                    }
+                }
+        } else {
+            ClientBootstrap(group: context.eventLoop)
+                .connectTimeout(runtime.limits.connectTimeout)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: authority.host, port: authority.port)
+                .assumeIsolated()
+                .whenComplete { result in
+                    switch result {
+                    case .success(let peer):
+                        self.becomeTunnel(context: context, peer: peer, record: record)
+                    case .failure(let error):
+                        let failure = UpstreamFailure.describe(error, destination: authority.description)
+                        self.refuse(context, failure.status, failure.reason, record: record)
+                    }
+                }
+        }
+    }
+
+    /// Replaces the HTTP handlers with a TLS server for `authority`, and HTTP handlers inside it.
+    private func becomeInterception(context: ChannelHandlerContext, authority: HostPort, tlsContext: NIOSSLContext) {
+        guard context.channel.isActive else { return }
+        let pipeline = context.pipeline.syncOperations
+        let exchange = ExchangeHandler(
+            mode: .intercepted(authority: authority), runtime: runtime, clientAddress: clientAddress
+        )
+        let expectedName = HostPattern.normalize(authority.host)
+        let isIPLiteral = LeafAddress.isIPLiteral(authority.host)
+        do {
+            try sendConnectEstablished(context: context)
+            // The SNI check runs on the ClientHello before TLS starts, then the TLS handler takes its place.
+            let channel = context.channel
+            let sniReference = Box<ByteToMessageHandler<SNIHandler>?>(nil)
+            let sniHandler = ByteToMessageHandler(SNIHandler { [weak exchange] result in
+                if case .hostname(let name) = result, HostPattern.normalize(name) != expectedName || isIPLiteral {
+                    exchange?.serverNameMismatch = name
+                }
+                defer { sniReference.value = nil }  // breaks the handler → closure → box → handler cycle
+                return channel.eventLoop.makeCompletedFuture {
+                    guard let sniHandler = sniReference.value else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLServerHandler(context: tlsContext), position: .after(sniHandler)
+                    )
+                }
+            })
+            sniReference.value = sniHandler
+            try pipeline.addHandler(sniHandler, position: .after(self))
+            try pipeline.addHandlers(HTTPPipeline.serverHandlers(limits: runtime.limits), position: .after(sniHandler))
+            try pipeline.addHandler(exchange, position: .last)
+            try finishSwitch(context: context)
+        } catch {
+            runtime.logger.error("could not set up interception for \(authority): \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    /// Glues the client to `peer` byte for byte.
+    private func becomeTunnel(context: ChannelHandlerContext, peer: Channel, record: ExchangeRecord) {
+        guard context.channel.isActive else {
+            peer.close(promise: nil)
+            return
+        }
+        var record = record
+        record.status = 200
+        record.decision = .tunnel
+        let accounting = TunnelAccounting(record: record, runtime: runtime)
+        let (clientGlue, serverGlue) = TunnelGlueHandler.matchedPair(accounting: accounting)
+        do {
+            try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+            try sendConnectEstablished(context: context)
+            try peer.pipeline.syncOperations.addHandler(serverGlue)
+            try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))
+            try finishSwitch(context: context)
+        } catch {
+            runtime.logger.error("could not set up a tunnel to \(record.host):\(record.port): \(error)")
+            peer.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    /// Removes the HTTP encoder and writes the 200 to CONNECT as raw bytes (the encoder would frame it as a body).
+    private func sendConnectEstablished(context: ChannelHandlerContext) throws {
+        let pipeline = context.pipeline.syncOperations
+        _ = try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
+        let response = context.channel.allocator.buffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")
+        context.writeAndFlush(NIOAny(response), promise: nil)
+    }
+
+    /// Removes this handler and the request decoder; bytes the decoder already read after the CONNECT head go on to
+    /// the new handlers, and held reads resume.
+    private func finishSwitch(context: ChannelHandlerContext) throws {
+        state = .done
+        let pipeline = context.pipeline.syncOperations
+        let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        let channel = context.channel
+        let resumeReads = readPending
+        pipeline.removeHandler(context: context, promise: nil)
+        _ = pipeline.removeHandler(decoder)
+        if resumeReads { channel.read() }
+    }
+
+    // MARK: Plain HTTP
+
+    private func becomeForwardProxy(context: ChannelHandlerContext, firstPart: NIOAny) {
+        state = .done
+        let exchange = ExchangeHandler(mode: .forwardProxy, runtime: runtime, clientAddress: clientAddress)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(HTTPServerPipelineHandler(), position: .after(self))
+            try pipeline.addHandler(exchange, position: .last)
+            context.fireChannelRead(firstPart)
+            pipeline.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    private func refuse(
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String, record: ExchangeRecord?
+    ) {
+        state = .done
+        if var record {
+            record.status = Int(status.code)
+            record.decision = status == .badRequest ? .denied : .error
+            record.reason = reason
+            runtime.record(record.event())
+        }
+        guard context.channel.isActive else { return }
+        LocalResponse(status: status, reason: reason).send(on: context, wrap: wrapOutboundOut)
+    }
+}
+
+/// A mutable reference, so a closure can reach a handler created after it.
+final class Box<Value> {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+@available(*, unavailable)
+extension ProxyConnectionHandler: Sendable {}

@@ -1,0 +1,28 @@
+import NIOCore
+import NIOHTTP1
+
+/// The bounds that keep a peer from making the proxy hold unbounded memory or wait forever.
+public struct ProxyLimits: Sendable {
+    /// Largest request or response header block, in bytes.
+    public var maxHeaderBytes: Int = 64 * 1024
+    /// Most header fields in one message.
+    public var maxHeaderCount: Int = 200
+    /// How long to wait for a TCP connection to an upstream.
+    public var connectTimeout: TimeAmount = .seconds(10)
+    /// How long a client may take to send a CONNECT or first request head, and the TLS handshake.
+    public var handshakeTimeout: TimeAmount = .seconds(30)
+    /// Most interception TLS contexts (one per host) kept in memory.
+    public var leafCacheCapacity: Int = 1024
+
+    /// The defaults.
+    public init() {}
+
+    /// The decoder limits derived from these bounds.
+    var decoderLimits: NIOHTTPDecoderLimitConfiguration {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = maxHeaderBytes
+        limits.maxHeaderFieldSize = maxHeaderBytes
+        limits.maxHeaderFieldCount = maxHeaderCount
+        return limits
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import TokenProxyCore
+import TokenProxyUsage
+
+/// What every connection handler shares: the credentials in memory, TLS contexts, limits and the recorder.
+///
+/// Immutable after creation, so handlers on any event loop may read it without locks.
+public final class ProxyRuntime: Sendable {
+    /// The credential values and the rules that can use them.
+    public let credentials: CredentialStore
+    /// Leaf TLS contexts for intercepted hosts.
+    public let interceptionContexts: InterceptionContextCache
+    /// The client context for upstream connections: verifies chains against the system roots and the extra bundle.
+    public let upstreamTLS: NIOSSLContext
+    /// Bounds on memory and time.
+    public let limits: ProxyLimits
+    /// Where usage events go; `nil` when recording is off.
+    public let recorder: UsageRecorder?
+    /// The proxy's logger. Never given header values.
+    public let logger: Logger
+
+    /// Assembles a runtime.
+    public init(
+        credentials: CredentialStore,
+        interceptionContexts: InterceptionContextCache,
+        upstreamTLS: NIOSSLContext,
+        limits: ProxyLimits,
+        recorder: UsageRecorder?,
+        logger: Logger
+    ) {
+        self.credentials = credentials
+        self.interceptionContexts = interceptionContexts
+        self.upstreamTLS = upstreamTLS
+        self.limits = limits
+        self.recorder = recorder
+        self.logger = logger
+    }
+
+    /// Builds the upstream client context. Reads trust stores from disk: call it off any event loop.
+    public static func makeUpstreamTLS(extraRootsFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        configuration.trustRoots = .default
+        if let extraRootsFile {
+            let roots = try NIOSSLCertificate.fromPEMFile(extraRootsFile)
+            guard !roots.isEmpty else {
+                throw ServerSetupError("upstream.ca_bundle \(extraRootsFile) holds no PEM certificates")
+            }
+            configuration.additionalTrustRoots = [.certificates(roots)]
+        }
+        configuration.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Records a usage event and logs one line about it (names only, never values).
+    func record(_ event: UsageEvent) {
+        recorder?.record(event)
+        var line = "\(event.method) \(event.host):\(event.port)\(event.path ?? "") → \(event.status) "
+        line += "\(event.decision.rawValue)"
+        if let credential = event.credential { line += " credential=\(credential)" }
+        line += " \(String(format: "%.1f", event.durationMilliseconds))ms"
+        if let reason = event.reason { line += " (\(reason))" }
+        logger.info("\(line)")
+    }
+}
+
+/// A problem assembling the server from its configuration.
+public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

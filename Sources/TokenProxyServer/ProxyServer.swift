@@ -1,0 +1,70 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TokenProxyCore
+
+/// The proxy listener as a `Service`: binds, accepts until graceful shutdown, then stops accepting and closes.
+public struct ProxyServer: Service {
+    /// Where and how to listen.
+    public struct Configuration: Sendable {
+        /// The address to bind; port 0 picks a free port.
+        public var listen: HostPort
+        /// Accept backlog.
+        public var backlog: Int32 = 256
+
+        /// Creates a configuration for `listen`.
+        public init(listen: HostPort) {
+            self.listen = listen
+        }
+    }
+
+    private let configuration: Configuration
+    private let runtime: ProxyRuntime
+    private let group: EventLoopGroup
+    private let onListening: @Sendable (SocketAddress) -> Void
+
+    /// Creates a server. `onListening` is called once with the bound address (useful with port 0).
+    public init(
+        configuration: Configuration,
+        runtime: ProxyRuntime,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.runtime = runtime
+        self.group = group
+        self.onListening = onListening
+    }
+
+    /// Binds and serves until graceful shutdown or cancellation.
+    public func run() async throws {
+        let runtime = self.runtime
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandlers(HTTPPipeline.proxyFacingHandlers(limits: runtime.limits))
+                    try pipeline.addHandler(ProxyConnectionHandler(runtime: runtime))
+                }
+            }
+            .bind(host: configuration.listen.host, port: configuration.listen.port)
+            .get()
+        if let address = channel.localAddress {
+            onListening(address)
+        }
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import TokenProxyCore
+
+/// `tokenproxy check`: validates the configuration and resolves every credential source, printing no value.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the configuration and resolve every credential source without printing a value."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() throws {
+        try Self.failingCleanly {
+            let configuration = try options.load()
+            let store = try CredentialStore(configuration: configuration)
+            print("configuration: \(configuration.file ?? "built-in defaults")")
+            print("listen: \(configuration.listen)")
+            for credential in configuration.credentials {
+                let loaded = store.secret(named: credential.name)
+                let state = loaded.map { "ok (\($0.count) bytes)" } ?? "absent (optional)"
+                print("credential \(credential.name): \(credential.source) \(state)")
+            }
+            for notice in store.notices { print("notice: \(notice)") }
+            print("rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+        }
+    }
+}

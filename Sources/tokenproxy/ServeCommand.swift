@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TokenProxyCore
+import TokenProxyServer
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `tokenproxy serve`: runs the proxy until SIGINT or SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the proxy.",
+        discussion: "Creates the CA on first run, then prints the listen address and the export lines clients need."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .long, help: "Listen address HOST:PORT (loopback only); overrides the configuration. Port 0 picks one.")
+    var listen: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let configuration = try Self.failingCleanly { try options.load() }
+        let address = try Self.failingCleanly { () throws -> HostPort in
+            guard let listen else { return configuration.listen }
+            do throws(ConfigurationError) {
+                return try ConfigurationLoader.parseListenOverride(listen)
+            } catch {
+                throw CLIFailure(error.description)
+            }
+        }
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tokenproxy")
+        let announcement = StartupAnnouncement()
+        let assembly = try Self.failingCleanly {
+            try ProxyAssembly.make(configuration: configuration, listen: address, logger: logger) { bound in
+                announcement.listening(on: bound)
+            }
+        }
+        announcement.prepare(configuration: configuration, assembly: assembly)
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: assembly.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+extension ConfigurationLoader {
+    /// Parses a `--listen` value with the same rules as the `listen:` setting.
+    static func parseListenOverride(_ text: String) throws(ConfigurationError) -> HostPort {
+        try parseListen(text, at: SourceLocation(file: "--listen"))
+    }
+}
