@@ -22,6 +22,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private enum State {
         case awaitingHead
+        case awaitingConnectEnd(HTTPRequestHead)
         /// Working out the CONNECT (minting a leaf or dialling); reads are held.
         case switching
         case done
@@ -43,13 +44,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .awaitingHead = state else { return }  // the CONNECT's .end, or bytes after a refusal
-        guard case .head(let head) = unwrapInboundIn(data) else { return }
-        if head.method == .CONNECT {
+        switch (state, unwrapInboundIn(data)) {
+        case (.awaitingHead, .head(let head)) where head.method == .CONNECT:
+            state = .awaitingConnectEnd(head)
+        case (.awaitingHead, .head):
+            becomeForwardProxy(context: context, firstPart: data)
+        case (.awaitingConnectEnd(let head), .end):
+            // Switch only after the CONNECT's end: the decoder may then be removed from inside its own decode loop
+            // (the switch can complete synchronously when the leaf is cached), exactly as an HTTP upgrade does.
             state = .switching
             handleConnect(head, context: context)
-        } else {
-            becomeForwardProxy(context: context, firstPart: data)
+        default:
+            break  // a CONNECT body (there is none) or bytes after a refusal
         }
     }
 

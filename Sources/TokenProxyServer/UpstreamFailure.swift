@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -25,12 +26,21 @@ enum UpstreamFailure {
             if error.connectionErrors.isEmpty {
                 return (.badGateway, "cannot resolve \(destination)")
             }
-            return (.badGateway, "cannot connect to \(destination): \(Self.shorten(reasons.first ?? "\(error)"))")
+            let first = error.connectionErrors.first.map { Self.explain($0.error) } ?? reasons.first ?? "\(error)"
+            return (.badGateway, "cannot connect to \(destination): \(first)")
         case let error as IOError:
-            return (.badGateway, "connection to \(destination) failed: \(Self.shorten("\(error)"))")
+            return (.badGateway, "connection to \(destination) failed: \(Self.explain(error))")
         default:
             return (.badGateway, "upstream \(destination) failed: \(Self.shorten("\(error)"))")
         }
+    }
+
+    /// `connection refused` rather than NIO's full description of the system call.
+    private static func explain(_ error: Error) -> String {
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
+        return shorten("\(error)")
     }
 
     private static func summary(of error: BoringSSLError) -> String {

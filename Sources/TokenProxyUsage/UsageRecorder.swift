@@ -90,7 +90,7 @@ public final class UsageRecorder: Sendable {
             var container = encoder.singleValueContainer()
             try container.encode(Self.timestampFormatter.format(date))
         }
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         while true {
             wakeUp.wait()
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
