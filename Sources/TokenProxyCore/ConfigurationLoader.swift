@@ -15,12 +15,16 @@ public enum ConfigurationLoader {
 
     /// Reads `path` and parses it.
     public static func load(path: String) throws(ConfigurationError) -> ProxyConfiguration {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigurationError("configuration file not found", at: SourceLocation(file: path))
+        }
+        guard !isDirectory.boolValue else {
+            throw ConfigurationError("is a directory, not a configuration file", at: SourceLocation(file: path))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(
-                "cannot read configuration file: \(Self.describe(error))", at: SourceLocation(file: path)
+                "cannot read configuration file (check its permissions)", at: SourceLocation(file: path)
             )
         }
         guard let text = String(data: data, encoding: .utf8) else {

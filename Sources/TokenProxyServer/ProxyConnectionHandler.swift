@@ -68,7 +68,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard case .awaitingHead = state else {
+        switch state {
+        case .awaitingHead, .awaitingConnectEnd: break
+        case .switching, .done:
             context.close(promise: nil)
             return
         }
