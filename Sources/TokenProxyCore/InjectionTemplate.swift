@@ -15,9 +15,24 @@ public struct InjectionTemplate: Sendable, Hashable {
         public var description: String
     }
 
-    /// Parses `text`, which must contain `{{secret}}` exactly once and no other `{{…}}` placeholder.
-    public init(_ text: String) throws(Invalid) {
-        let parts = text.components(separatedBy: Self.secretPlaceholder)
+    /// Whether the template has the secret slot (a Basic username may be a plain literal).
+    public let containsSecret: Bool
+
+    /// Parses `text`, which must contain `{{secret}}` exactly once (at most once when `secretRequired` is false) and
+    /// no other `{{…}}` placeholder.
+    public init(_ text: String, secretRequired: Bool = true) throws(Invalid) {
+        var parts = text.components(separatedBy: Self.secretPlaceholder)
+        if parts.count == 1 && !secretRequired {
+            for part in parts where part.contains("{{") || part.contains("}}") {
+                throw Invalid(description: "unknown placeholder in '\(text)'; only {{secret}} is supported")
+            }
+            containsSecret = false
+            parts.append("")
+            prefix = parts[0]
+            suffix = ""
+            return
+        }
+        containsSecret = true
         guard parts.count == 2 else {
             throw Invalid(
                 description: parts.count == 1
@@ -35,8 +50,9 @@ public struct InjectionTemplate: Sendable, Hashable {
         suffix = parts[1]
     }
 
-    /// The header value with `secret` in the slot.
+    /// The text with `secret` in the slot (or the literal text when there is no slot).
     public func render(_ secret: Secret) -> String {
-        secret.withUnsafeString { prefix + $0 + suffix }
+        guard containsSecret else { return prefix }
+        return secret.withUnsafeString { prefix + $0 + suffix }
     }
 }

@@ -48,6 +48,8 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private var clientWantsClose = false
     private var clientVersion = HTTPVersion.http1_1
     private var readPending = false
+    /// Whether the current request's head (and so its credential) was written to an upstream.
+    private var requestHeadWritten = false
 
     init(mode: Mode, runtime: ProxyRuntime, clientAddress: String) {
         self.mode = mode
@@ -145,6 +147,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         responseHeadSent = false
+        requestHeadWritten = false
         clientVersion = head.version
         clientWantsClose = !head.isKeepAlive
 
@@ -198,6 +201,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             upstreamKeepAlive = true
             state = .streaming(requestDone: false, responseDone: false)
             upstream.channel.write(HTTPClientRequestPart.head(outbound), promise: nil)
+            requestHeadWritten = true
             return
         }
         closeUpstream()
@@ -234,6 +238,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             for part in buffered {
                 channel.write(part, promise: nil)
             }
+            requestHeadWritten = true
             channel.flush()
             resumeClientReads()
         }
@@ -358,6 +363,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private func finishRecord(decision: UsageEvent.Decision?, reason: String?) {
         guard var finished = record else { return }
         record = nil
+        if !requestHeadWritten {
+            // The request never left the proxy, so neither did the credential: do not count it as a use.
+            finished.credential = nil
+        }
         if let decision { finished.decision = decision }
         if let reason { finished.reason = reason }
         runtime.record(finished.event())

@@ -15,7 +15,7 @@ enum UpstreamFailure {
             }
             return (.badGateway, "TLS error talking to \(destination): \(error)")
         case let error as NIOSSLExtraError:
-            if String(describing: error).contains("hostname") {
+            if String(describing: error).lowercased().contains("hostname") {
                 return (.badGateway, "the certificate of \(destination) is not valid for that host name")
             }
             return (.badGateway, "TLS error talking to \(destination): \(error)")

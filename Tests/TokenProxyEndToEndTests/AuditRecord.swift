@@ -53,12 +53,20 @@ struct AuditRecord: Sendable, CustomStringConvertible {
         reason = fields["reason"] as? String
     }
 
-    /// A one-line summary for failure messages; carries nothing secret (the log must not either, and the canary
-    /// check covers the file separately).
+    /// A one-line summary for failure messages, without the free-text `reason`: Swift Testing prints values with
+    /// this description unredacted, so it carries only short structured fields. ``detailedDescription`` adds the
+    /// reason, for messages that are redacted first.
     var description: String {
-        "#\(line) \(method ?? "-") \(host ?? "-"):\(port.map(String.init) ?? "-")\(path ?? "") "
-            + "status=\(status.map(String.init) ?? "-") decision=\(decision ?? "-") rule=\(rule.map(String.init) ?? "-") "
-            + "credential=\(credential ?? "-") reason=\(reason ?? "-")"
+        let port = port.map(String.init) ?? "-"
+        let status = status.map(String.init) ?? "-"
+        let rule = rule.map(String.init) ?? "-"
+        return "#\(line) \(method ?? "-") \(host ?? "-"):\(port)\(path ?? "") status=\(status) "
+            + "decision=\(decision ?? "-") rule=\(rule) credential=\(credential ?? "-")"
+    }
+
+    /// ``description`` plus the reason; redact before printing.
+    var detailedDescription: String {
+        "\(description) reason=\(reason ?? "-")"
     }
 
     private static func integer(_ value: Any?) -> Int? {

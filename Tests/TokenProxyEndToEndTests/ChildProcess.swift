@@ -2,11 +2,14 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// A child process whose output goes to files and whose every wait is bounded.
+///
+/// Started with `posix_spawn` rather than Foundation's `Process` for one reason: a child inherits the signal mask
+/// of the thread that spawns it, and Swift concurrency's pool threads block SIGTERM and SIGINT. Through `Process`,
+/// the proxy would start with SIGTERM blocked and the graceful-shutdown path would never be exercised; here the
+/// child gets an empty mask and default dispositions, as it would from a shell.
 ///
 /// Output goes to files rather than pipes so that a chatty child can never block on a full pipe while the test
 /// waits for it, and so the canary check can scan it afterwards with everything else in the test directory.
@@ -48,16 +51,11 @@ final class ChildProcess {
     let stdoutPath: String
     /// Where its standard error goes.
     let stderrPath: String
-
-    private let process = Process()
-    private let handles: [FileHandle]
-    private var handlesClosed = false
-
     /// The child's process id.
-    var pid: Int32 { process.processIdentifier }
+    let pid: pid_t
 
-    /// Whether the child is still running.
-    var isRunning: Bool { process.isRunning }
+    /// The exit status once the child has been reaped.
+    private var exitStatus: Int32?
 
     /// Starts `executable` with `arguments`.
     ///
@@ -76,52 +74,74 @@ final class ChildProcess {
         self.arguments = arguments
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
-        for path in [stdoutPath, stderrPath] {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw ChildProcessError.cannotCreate(path)
-            }
+
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&fileActions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // NIO opens sockets without close-on-exec; without this, a client spawned while an origin answers would
+        // hold that connection (or the origin's listening socket) open after the origin closed it.
+        if let addCloseFrom = Self.addCloseFrom() {
+            _ = addCloseFrom(&fileActions, 3)
         }
-        guard
-            let stdout = FileHandle(forWritingAtPath: stdoutPath),
-            let stderr = FileHandle(forWritingAtPath: stderrPath)
-        else { throw ChildProcessError.cannotCreate(stdoutPath) }
-        var handles = [stdout, stderr]
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = stdout
-        process.standardError = stderr
-        if let stdinPath {
-            guard let stdin = FileHandle(forReadingAtPath: stdinPath) else {
-                throw ChildProcessError.cannotOpen(stdinPath)
-            }
-            handles.append(stdin)
-            process.standardInput = stdin
-        } else {
-            process.standardInput = FileHandle.nullDevice
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaulted = sigset_t()
+        sigemptyset(&defaulted)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD] {
+            sigaddset(&defaulted, signal)
         }
-        self.handles = handles
-        do {
-            try process.run()
-        } catch {
-            handles.forEach { try? $0.close() }
-            throw ChildProcessError.cannotLaunch(executable, String(describing: error))
+        posix_spawnattr_setsigdefault(&attributes, &defaulted)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw ChildProcessError.cannotLaunch(executable, String(cString: strerror(result)))
+        }
+        self.pid = pid
+    }
+
+    deinit {
+        // A child still running here means a test bailed out early: do not leave it behind.
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
         }
     }
 
+    /// Whether the child is still running (reaping it if it has exited).
+    var isRunning: Bool {
+        reap()
+        return exitStatus == nil
+    }
+
     /// Waits until the child exits or `timeout` passes; returns the exit status, or `nil` on timeout.
+    ///
+    /// A child killed by a signal reports 128 + the signal number, as a shell would.
     func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while isRunning {
             if ContinuousClock.now >= deadline {
                 return nil
             }
-            // Polling keeps this free of `Process.terminationHandler`, whose closure would have to be `Sendable`.
             try? await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
-        closeHandles()
-        return process.terminationStatus
+        return exitStatus
     }
 
     /// Sends SIGTERM, then SIGKILL if the child has not exited after `grace`.
@@ -129,37 +149,52 @@ final class ChildProcess {
     /// - Returns: the exit status, and whether SIGKILL was needed.
     @discardableResult
     func stop(grace: Duration) async -> (status: Int32, killed: Bool) {
-        guard process.isRunning else {
-            process.waitUntilExit()
-            closeHandles()
-            return (process.terminationStatus, false)
+        guard isRunning else {
+            return (exitStatus ?? -1, false)
         }
-        kill(process.processIdentifier, SIGTERM)
+        kill(pid, SIGTERM)
         if let status = await waitForExit(timeout: grace) {
             return (status, false)
         }
-        kill(process.processIdentifier, SIGKILL)
+        kill(pid, SIGKILL)
         // SIGKILL cannot be ignored; this wait only covers the kernel reaping the process.
         let status = await waitForExit(timeout: .seconds(10)) ?? -1
         return (status, true)
     }
 
-    private func closeHandles() {
-        guard !handlesClosed else { return }
-        handlesClosed = true
-        handles.forEach { try? $0.close() }
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time because the Glibc module
+    /// does not declare it.
+    private static func addCloseFrom() -> AddCloseFrom? {
+        guard
+            let handle = dlopen(nil, RTLD_NOW),
+            let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }
+
+    private func reap() {
+        guard exitStatus == nil else { return }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        guard result == pid else {
+            if result < 0 && errno == ECHILD {
+                // Reaped elsewhere; nothing more can be learned about it.
+                exitStatus = -1
+            }
+            return
+        }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     /// Why a child could not be started.
     enum ChildProcessError: Error, CustomStringConvertible {
-        case cannotCreate(String)
-        case cannotOpen(String)
         case cannotLaunch(String, String)
 
         var description: String {
             switch self {
-            case .cannotCreate(let path): "cannot create output file \(path)"
-            case .cannotOpen(let path): "cannot open input file \(path)"
             case .cannotLaunch(let executable, let error): "cannot launch \(executable): \(error)"
             }
         }

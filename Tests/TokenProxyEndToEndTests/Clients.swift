@@ -7,7 +7,9 @@ import Foundation
 /// test directory, where the canary check scans it.
 struct Clients: Sendable {
     /// What one client run produced.
-    struct Run: Sendable {
+    ///
+    /// Described without its output, which came from the proxy and is only ever printed redacted.
+    struct Run: Sendable, CustomStringConvertible {
         /// The exit status, or `nil` if the client was killed for running over its time.
         let exitCode: Int32?
         /// Standard output.
@@ -17,6 +19,11 @@ struct Clients: Sendable {
 
         /// Whether the client was killed for running over its time.
         var timedOut: Bool { exitCode == nil }
+
+        var description: String {
+            "Run(exit: \(exitCode.map(String.init) ?? "timeout"), stdout: \(stdout.utf8.count) B, "
+                + "stderr: \(stderr.utf8.count) B)"
+        }
     }
 
     /// One transfer of a curl invocation, from its `--write-out` line.
@@ -32,13 +39,15 @@ struct Clients: Sendable {
     }
 
     /// A curl invocation: its transfers in order, and the response bodies with the write-out lines removed.
-    struct CurlResult: Sendable {
+    struct CurlResult: Sendable, CustomStringConvertible {
         let run: Run
         let transfers: [CurlTransfer]
         let body: String
 
         /// The status of the only (or first) transfer, `0` if curl reported none.
         var httpCode: Int { transfers.first?.httpCode ?? 0 }
+
+        var description: String { "CurlResult(\(run), transfers: \(transfers))" }
     }
 
     /// The port the proxy listens on, on 127.0.0.1.
@@ -102,12 +111,14 @@ struct Clients: Sendable {
     // MARK: Python requests
 
     /// The status and body a `requests.get` through the proxy returned.
-    struct PythonResult: Sendable {
+    struct PythonResult: Sendable, CustomStringConvertible {
         let run: Run
         /// The response status, `nil` if the script printed none (it raised).
         let status: Int?
         /// The response body.
         let body: String
+
+        var description: String { "PythonResult(\(run), status: \(status.map(String.init) ?? "none"))" }
     }
 
     private static let pythonScript = """

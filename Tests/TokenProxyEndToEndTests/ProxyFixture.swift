@@ -4,9 +4,9 @@ import Testing
 /// One end-to-end test's world: a temp directory, freshly minted certificates, a canary credential, a running
 /// proxy, the origins the test starts and the clients it runs.
 ///
-/// ``run(_:configuration:_:)`` sets it up, runs the test body, and always tears it down, checking on the way out
-/// that the canary appears in no file the test produced: proxy stdout and stderr, the audit log, the CA directory,
-/// and every client's output.
+/// ``run(_:configuration:sourceLocation:_:)`` sets it up, runs the test body, and always tears it down, checking
+/// on the way out that the canary appears in no file the test produced: proxy stdout and stderr, the audit log,
+/// the CA directory, and every client's output.
 ///
 /// The canary itself is private: tests ask yes/no questions about it (``isInjected(_:)``) so that no expectation
 /// or failure message can ever print it.
@@ -42,9 +42,11 @@ final class ProxyFixture {
     /// - Parameters:
     ///   - label: a short name for the temp directory.
     ///   - configuration: the proxy's rules; by default one injecting rule for `localhost`.
+    ///   - sourceLocation: where teardown issues (leaks, an unclean stop) are reported: the calling test.
     static func run(
         _ label: String,
         configuration: ProxyConfiguration = ProxyConfiguration(),
+        sourceLocation: SourceLocation = #_sourceLocation,
         _ body: (ProxyFixture) async throws -> Void
     ) async throws {
         let directory = try TestDirectory(label: label)
@@ -54,7 +56,7 @@ final class ProxyFixture {
             fixture = try await start(in: directory, configuration: configuration, canary: canary)
         } catch {
             // The proxy may have run (and written files) before failing; a leak there counts too.
-            checkNoLeak(of: canary, in: directory)
+            checkNoLeak(of: canary, in: directory, sourceLocation: sourceLocation)
             directory.remove()
             throw error
         }
@@ -64,7 +66,7 @@ final class ProxyFixture {
         } catch {
             failure = error
         }
-        await fixture.tearDown()
+        await fixture.tearDown(sourceLocation: sourceLocation)
         if let failure {
             throw failure
         }
@@ -105,13 +107,17 @@ final class ProxyFixture {
         )
     }
 
-    private func tearDown() async {
+    private func tearDown(sourceLocation: SourceLocation) async {
         let graceful = await proxy.stop()
-        #expect(graceful != false, "tokenproxy did not exit within 5 s of SIGTERM and was killed")
+        #expect(
+            graceful != false,
+            "tokenproxy did not exit within 5 s of SIGTERM and was killed",
+            sourceLocation: sourceLocation
+        )
         for origin in origins {
             await origin.shutdown()
         }
-        Self.checkNoLeak(of: canary, in: directory)
+        Self.checkNoLeak(of: canary, in: directory, sourceLocation: sourceLocation)
         directory.remove()
     }
 
@@ -148,7 +154,7 @@ final class ProxyFixture {
     func expectInjected(_ request: TestOrigin.RecordedRequest, sourceLocation: SourceLocation = #_sourceLocation) {
         let values = request.values(of: ProxyConfiguration.injectedHeader)
         let injected = isInjected(request)
-        #expect(
+        check(
             injected,
             """
             origin did not receive exactly one 'Authorization: Bearer <credential>' for \(request.method) \
@@ -162,9 +168,51 @@ final class ProxyFixture {
     /// Expects no header of `request` to contain the credential (it was not injected).
     func expectNotInjected(_ request: TestOrigin.RecordedRequest, sourceLocation: SourceLocation = #_sourceLocation) {
         let carries = carriesCanary(request)
-        #expect(
+        check(
             !carries,
             "the credential reached the origin in \(request.method) \(request.uri) although it must not have",
+            sourceLocation: sourceLocation
+        )
+    }
+
+    /// Expects `condition`, with a message that is redacted before it is recorded.
+    ///
+    /// Use this rather than `#expect` whenever the expression involves text the proxy or the origin produced
+    /// (headers, bodies, audit fields): on failure `#expect` prints its subexpressions' values verbatim, and a
+    /// proxy bug that put the credential there would print the credential.
+    func check(
+        _ condition: Bool,
+        _ message: @autoclosure () -> String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(condition, Comment(rawValue: redacted(message())), sourceLocation: sourceLocation)
+    }
+
+    /// Expects `actual == expected`, printing both only after redaction (see ``check(_:_:sourceLocation:)``).
+    func checkEqual<Value: Equatable>(
+        _ actual: Value,
+        _ expected: Value,
+        _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let equal = actual == expected
+        #expect(
+            equal,
+            Comment(rawValue: redacted("\(what): got \(String(describing: actual)), expected \(expected)")),
+            sourceLocation: sourceLocation
+        )
+    }
+
+    /// Expects `request` to carry no `header` (a hop-by-hop or proxy-only header the proxy must drop).
+    func expectAbsent(
+        _ header: String,
+        in request: TestOrigin.RecordedRequest,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let count = request.values(of: header).count
+        #expect(
+            count == 0,
+            "origin received \(count) '\(header)' header(s) in \(request.method) \(request.uri)",
             sourceLocation: sourceLocation
         )
     }
@@ -185,6 +233,29 @@ final class ProxyFixture {
     /// Polls the audit log (up to 5 s) until `isSatisfied` holds, returning the records as last read.
     func auditRecords(until isSatisfied: ([AuditRecord]) -> Bool) async -> [AuditRecord] {
         await AuditRecord.wait(for: proxy.auditLogPath, until: isSatisfied)
+    }
+
+    /// Waits (up to 5 s) for an audit record matching `predicate` and returns it; records an issue listing the
+    /// records found (redacted) and throws if there is none.
+    func auditRecord(
+        _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        where predicate: (AuditRecord) -> Bool
+    ) async throws -> AuditRecord {
+        let records = await auditRecords { $0.contains(where: predicate) }
+        guard let record = records.first(where: predicate) else {
+            Issue.record(
+                Comment(rawValue: "no \(what) audit record; the log has: \(describe(records))"),
+                sourceLocation: sourceLocation
+            )
+            throw FixtureError.noAuditRecord(what)
+        }
+        return record
+    }
+
+    /// The records, one per line, with reasons, redacted: for failure messages.
+    func describe(_ records: [AuditRecord]) -> String {
+        records.isEmpty ? "(no records)" : redacted(records.map(\.detailedDescription).joined(separator: "\n"))
     }
 
     // MARK: Canary
@@ -210,23 +281,25 @@ final class ProxyFixture {
     }
 
     /// Records an issue for every file under `directory` that contains the canary (or its random part).
-    private static func checkNoLeak(of canary: String, in directory: TestDirectory) {
+    private static func checkNoLeak(of canary: String, in directory: TestDirectory, sourceLocation: SourceLocation) {
         let needles = [Data(canary.utf8), Data(canary.dropFirst(canaryPrefix.count).utf8)]
         for path in directory.allFiles() {
             guard let contents = FileManager.default.contents(atPath: path) else { continue }
             let leaked = needles.contains { contents.range(of: $0) != nil }
             let relative = path.hasPrefix(directory.path) ? String(path.dropFirst(directory.path.count + 1)) : path
-            #expect(!leaked, "the credential value leaked into \(relative)")
+            #expect(!leaked, "the credential value leaked into \(relative)", sourceLocation: sourceLocation)
         }
     }
 
     /// Why the fixture could not be set up.
     enum FixtureError: Error, CustomStringConvertible {
         case noProxyCA(String)
+        case noAuditRecord(String)
 
         var description: String {
             switch self {
             case .noProxyCA(let path): "tokenproxy is listening but did not create its CA certificate at \(path)"
+            case .noAuditRecord(let what): "no \(what) audit record"
             }
         }
     }

@@ -9,7 +9,7 @@ final class ProxyProcess {
     let configPath: String
     /// The proxy's CA certificate (`ca.dir/ca.pem`), created by the proxy on first run.
     let caCertificatePath: String
-    /// The audit log (`audit.log`).
+    /// The audit log (the config's `audit.log`).
     let auditLogPath: String
     /// Where the proxy's standard output is captured.
     var stdoutPath: String { child.stdoutPath }

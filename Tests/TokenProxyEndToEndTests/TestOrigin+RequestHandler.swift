@@ -61,7 +61,8 @@ extension TestOrigin {
             }
             let head = HTTPResponseHead(version: version, status: .ok, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            let buffer = context.channel.allocator.buffer(string: body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
             if !keepAlive {
                 written.assumeIsolated().whenComplete { _ in

@@ -12,7 +12,10 @@ import Synchronization
 /// any request header, so the canary cannot travel back to a client through the origin.
 final class TestOrigin: Sendable {
     /// One request as the origin saw it.
-    struct RecordedRequest: Sendable {
+    ///
+    /// Its description names the headers but shows none of their values: Swift Testing prints values it expands
+    /// in a failed expectation, and an injected header's value is the credential.
+    struct RecordedRequest: Sendable, CustomStringConvertible {
         /// The request method, e.g. `GET`.
         let method: String
         /// The request target as sent, e.g. `/v1/items?secret=abc`.
@@ -23,6 +26,10 @@ final class TestOrigin: Sendable {
         var bodyBytes: Int
         /// Whether the request's end was received.
         var isComplete: Bool
+
+        var description: String {
+            "\(method) \(uri) [headers: \(headers.map(\.name).joined(separator: ", "))] body=\(bodyBytes)"
+        }
 
         /// All values of the header `name` (case-insensitive), in order.
         func values(of name: String) -> [String] {

@@ -13,6 +13,8 @@ struct ProxyConnectionHandlerTests {
         let runtime = try TestRuntime.make()
         try channel.pipeline.syncOperations.addHandlers(HTTPPipeline.proxyFacingHandlers(limits: runtime.limits))
         try channel.pipeline.syncOperations.addHandler(ProxyConnectionHandler(runtime: runtime))
+        // An active channel, as an accepted connection is: refusals are only written to live connections.
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
         try channel.writeInbound(channel.allocator.buffer(string: request))
         var response = ""
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) {

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Finds and replaces credential placeholders in what a client sends.
+///
+/// A client that must put *something* where a token goes (an SDK that insists on an API key) sends a placeholder
+/// instead: `{{tokenproxy:NAME}}` by default, or the credential's own `placeholder:` string. The proxy swaps it for the
+/// real value only on requests the matching rule binds to that credential; a placeholder anywhere else is refused
+/// and recorded as a leak attempt, and never forwarded.
+public struct Placeholders: Sendable {
+    /// Placeholder text → credential name.
+    public let names: [String: String]
+
+    /// The default placeholder of credential `name`.
+    public static func defaultPlaceholder(for name: String) -> String {
+        "{{tokenproxy:\(name)}}"
+    }
+
+    /// Creates the table from credential names and their custom placeholders (`nil` → the default form).
+    public init(credentials: [(name: String, placeholder: String?)]) {
+        var names: [String: String] = [:]
+        for credential in credentials {
+            names[Self.defaultPlaceholder(for: credential.name)] = credential.name
+            if let custom = credential.placeholder { names[custom] = credential.name }
+        }
+        self.names = names
+    }
+
+    /// Whether there are any placeholders at all (when not, scanning is skipped).
+    public var isEmpty: Bool { names.isEmpty }
+
+    /// The credential names whose placeholders occur in `text`, looking also inside percent-encoding and inside the
+    /// base64 of a `Basic` authorization value.
+    public func credentialsMentioned(in text: String) -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        var found: Set<String> = []
+        for candidate in Self.views(of: text) {
+            for (placeholder, name) in names where candidate.contains(placeholder) {
+                found.insert(name)
+            }
+        }
+        return found
+    }
+
+    /// Replaces every placeholder of `credential` in a header value with `secret`, including inside a `Basic`
+    /// authorization value (decoded, replaced, re-encoded).
+    public func replacingInHeader(_ value: String, credential: String, with secret: Secret) -> String {
+        if let basic = Self.decodedBasic(value) {
+            let replaced = replacing(in: basic, credential: credential, with: secret)
+            if replaced != basic { return "Basic " + Data(replaced.utf8).base64EncodedString() }
+        }
+        return replacing(in: value, credential: credential, with: secret)
+    }
+
+    /// Replaces placeholders of `credential` in a raw query string, in decoded form, re-encoding the values changed.
+    public func replacingInQuery(_ query: String, credential: String, with secret: Secret) -> String {
+        query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            let text = String(pair)
+            guard credentialsMentioned(in: text).contains(credential) else { return text }
+            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            let replaced = replacing(in: value, credential: credential, with: secret)
+            return parts.count > 1 ? name + "=" + QueryEncoding.encode(replaced) : name
+        }.joined(separator: "&")
+    }
+
+    /// Replaces placeholders of `credential` in plain text (a body).
+    public func replacing(in text: String, credential: String, with secret: Secret) -> String {
+        var result = text
+        for (placeholder, name) in names where name == credential {
+            guard result.contains(placeholder) else { continue }
+            result = secret.withUnsafeString { result.replacingOccurrences(of: placeholder, with: $0) }
+        }
+        return result
+    }
+
+    /// The text as sent, percent-decoded, and the decoded credentials of a Basic value.
+    private static func views(of text: String) -> [String] {
+        var views = [text]
+        if text.contains("%"), let decoded = text.removingPercentEncoding, decoded != text { views.append(decoded) }
+        if let basic = decodedBasic(text) { views.append(basic) }
+        return views
+    }
+
+    private static func decodedBasic(_ value: String) -> String? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count > 6, trimmed.prefix(6).lowercased() == "basic " else { return nil }
+        let encoded = trimmed.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard let data = Data(base64Encoded: encoded) else { return nil }
+        return String(data: data, encoding: .utf8)
+    }
+}
+
+/// Percent-encoding of query parameter names and values (RFC 3986 unreserved characters stay as they are).
+public enum QueryEncoding {
+    private static let unreserved: CharacterSet = {
+        var set = CharacterSet()
+        set.insert(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return set
+    }()
+
+    /// Encodes everything but unreserved characters.
+    public static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    /// Sets `name` to `value` in a raw query string, removing every existing `name=` parameter first.
+    public static func replacingParameter(_ name: String, with value: String, in query: String) -> String {
+        var pairs = query.split(separator: "&").map(String.init).filter { pair in
+            let key = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            return (String(key).removingPercentEncoding ?? String(key)) != name
+        }
+        pairs.append(encode(name) + "=" + encode(value))
+        return pairs.joined(separator: "&")
+    }
+}
