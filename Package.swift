@@ -24,9 +24,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
+        .target(name: "CTokenProxySystem"),
         .target(
             name: "TokenProxyCore",
             dependencies: [
+                "CTokenProxySystem",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

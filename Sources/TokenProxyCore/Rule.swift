@@ -6,16 +6,22 @@ public struct Rule: Sendable, Hashable {
     public var host: HostPattern
     /// When set, only this destination port matches; otherwise any port.
     public var port: Int?
-    /// When set, only request paths starting with this prefix match.
-    public var pathPrefix: String?
+    /// When set, only request paths matching this prefix or glob match.
+    public var path: PathPattern?
     /// When set, only these methods (upper case) match.
     public var methods: Set<String>?
     /// The credential to attach.
     public var credential: String
     /// How the credential is attached.
-    public var injection: HeaderInjection
+    public var injection: Injection
     /// Whether the credential may be attached to plain `http://` requests, which anyone on the path can read.
     public var allowPlaintext: Bool
+    /// When `true`, a request to this rule's hosts that did not get this rule's credential is refused (403), so a
+    /// client cannot use a credential of its own there.
+    public var require: Bool
+    /// When set, placeholders are also replaced in request bodies of at most this many bytes (bodies are then
+    /// buffered; a larger one gets 413).
+    public var bodyLimit: Int?
     /// Where the rule is defined.
     public var location: SourceLocation
 
@@ -24,21 +30,25 @@ public struct Rule: Sendable, Hashable {
         index: Int,
         host: HostPattern,
         port: Int? = nil,
-        pathPrefix: String? = nil,
+        path: PathPattern? = nil,
         methods: Set<String>? = nil,
         credential: String,
-        injection: HeaderInjection,
+        injection: Injection,
         allowPlaintext: Bool = false,
+        require: Bool = false,
+        bodyLimit: Int? = nil,
         location: SourceLocation
     ) {
         self.index = index
         self.host = host
         self.port = port
-        self.pathPrefix = pathPrefix
+        self.path = path
         self.methods = methods
         self.credential = credential
         self.injection = injection
         self.allowPlaintext = allowPlaintext
+        self.require = require
+        self.bodyLimit = bodyLimit
         self.location = location
     }
 
@@ -48,25 +58,11 @@ public struct Rule: Sendable, Hashable {
         host.matches(candidate) && (port == nil || port == candidatePort)
     }
 
-    /// Whether the rule applies to this request.
-    public func matches(host candidate: String, port candidatePort: Int, path: String, method: String) -> Bool {
+    /// Whether the rule applies to this request (`path` without its query string).
+    public func matches(host candidate: String, port candidatePort: Int, path requestPath: String, method: String) -> Bool {
         guard covers(host: candidate, port: candidatePort) else { return false }
-        if let pathPrefix, !path.hasPrefix(pathPrefix) { return false }
+        if let path, !path.matches(requestPath) { return false }
         if let methods, !methods.contains(method.uppercased()) { return false }
         return true
-    }
-}
-
-/// How a rule attaches a credential: set one header to a template with the secret in it.
-public struct HeaderInjection: Sendable, Hashable {
-    /// The header name, as configured.
-    public var header: String
-    /// The header value with a `{{secret}}` slot.
-    public var template: InjectionTemplate
-
-    /// Creates a header injection.
-    public init(header: String, template: InjectionTemplate) {
-        self.header = header
-        self.template = template
     }
 }

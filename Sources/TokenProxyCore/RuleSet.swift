@@ -17,4 +17,9 @@ public struct RuleSet: Sendable {
     public func firstMatch(host: String, port: Int, path: String, method: String) -> Rule? {
         rules.first { $0.matches(host: host, port: port, path: path, method: method) }
     }
+
+    /// The first rule covering the destination that has `require: true`, if any.
+    public func requiringRule(host: String, port: Int) -> Rule? {
+        rules.first { $0.require && $0.covers(host: host, port: port) }
+    }
 }

@@ -12,7 +12,12 @@ public struct SecretResolver: Sendable {
         self.environment = environment
     }
 
-    /// The outcome of resolving one credential.
+    /// The directory holding the proxy's seal key, for `sealed:` sources (the CA directory).
+    public var sealingKeyDirectory: String?
+    /// Variables that must not reach `command:` programs because `env:` sources read secrets from them.
+    public var secretVariables: Set<String> = []
+
+    /// The outcome of reading one source.
     public enum Resolution: Sendable {
         /// The value was read.
         case value(Secret)
@@ -20,15 +25,22 @@ public struct SecretResolver: Sendable {
         case absent(String)
     }
 
-    /// Resolves one credential.
-    ///
-    /// Throws when the source is present but broken (empty, unsafe permissions, unreadable, control characters),
-    /// or absent on a credential that is not optional.
+    /// Reads the main source of a single-token credential.
     public func resolve(_ credential: CredentialConfiguration) throws(ConfigurationError) -> Resolution {
+        try read(credential.source, credential: credential, part: nil)
+    }
+
+    /// Reads one source of `credential`; `part` names which (`secret_access_key`) for multi-part credentials.
+    ///
+    /// Throws when the source is present but broken (empty, unsafe permissions, unreadable, control characters,
+    /// a failing command, a blob that does not open), or absent on a credential that is not optional.
+    public func read(
+        _ source: CredentialSource, credential: CredentialConfiguration, part: String?
+    ) throws(ConfigurationError) -> Resolution {
         let place = credential.sourceLocation
-        let label = "credential '\(credential.name)' (\(credential.source))"
+        let label = "credential '\(credential.name)'" + (part.map { " \($0)" } ?? "") + " (\(source))"
         let secret: Secret
-        switch credential.source {
+        switch source {
         case .environment(let variable):
             guard let value = environment[variable] else {
                 let reason = "environment variable \(variable) is not set"
@@ -47,6 +59,21 @@ public struct SecretResolver: Sendable {
                 if credential.optional { return .absent(reason) }
                 throw ConfigurationError("\(label): \(reason)", at: place)
             }
+        case .command(let command):
+            do {
+                secret = try command.run(environment: commandEnvironment)
+            } catch {
+                throw ConfigurationError("\(label): \(error.description)", at: place)
+            }
+        case .sealed(let sealed):
+            guard let sealingKeyDirectory else {
+                throw ConfigurationError("\(label): no seal key directory is configured", at: place)
+            }
+            do {
+                secret = try SealingKey.load(directory: sealingKeyDirectory).open(sealed, name: credential.name)
+            } catch {
+                throw ConfigurationError("\(label): \(error.description)", at: place)
+            }
         }
         guard !secret.containsHeaderUnsafeBytes else {
             throw ConfigurationError(
@@ -55,6 +82,11 @@ public struct SecretResolver: Sendable {
             )
         }
         return .value(secret)
+    }
+
+    /// The environment a `command:` program gets: the proxy's, without the variables that hold other secrets.
+    public var commandEnvironment: [String: String] {
+        environment.filter { !secretVariables.contains($0.key) }
     }
 
     /// Reads a token file, or returns `nil` when it does not exist.

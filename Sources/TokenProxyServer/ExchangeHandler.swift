@@ -25,9 +25,8 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     private enum State {
         case idle
-        /// Waiting for the upstream to be ready; request parts read meanwhile wait here (client reads are held,
-        /// so this holds at most one read's worth).
-        case connecting(buffered: [HTTPClientRequestPart])
+        /// Waiting for the upstream to be verified and the credential to be at hand (see ``preparation``).
+        case preparing
         case streaming(requestDone: Bool, responseDone: Bool)
         /// The proxy answered itself and closes the connection; anything else the client sends is ignored.
         case refusing
@@ -48,6 +47,8 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private var clientWantsClose = false
     private var clientVersion = HTTPVersion.http1_1
     private var readPending = false
+    /// The request being prepared while the state is `.preparing`.
+    private var preparation: Preparation?
     /// Whether the current request's head (and so its credential) was written to an upstream.
     private var requestHeadWritten = false
 
@@ -104,7 +105,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     func channelInactive(context: ChannelHandlerContext) {
         switch state {
-        case .connecting, .streaming(_, false):
+        case .preparing, .streaming(_, false):
             finishRecord(decision: .error, reason: "the client closed the connection before the response ended")
         default:
             break
@@ -128,7 +129,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     private var shouldHoldClientReads: Bool {
         switch state {
-        case .connecting: return true
+        case .preparing:
+            // Read on only to collect a body the rule must see whole (bounded by its limit).
+            guard let preparation, preparation.bodyLimit != nil else { return true }
+            return preparation.requestEnded
         case .streaming(let requestDone, _): return !requestDone && !(upstream?.channel.isWritable ?? true)
         case .idle, .refusing: return false
         }
@@ -185,38 +189,64 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         headers.removeHopByHopHeaders()
         MessageFraming.frameRequest(&headers, wasChunked: wasChunked)
         if let hostHeader = target.hostHeader { headers.replaceAll(name: "host", with: hostHeader) }
-        record?.decision = .forward
-        if let rule = runtime.credentials.rules.firstMatch(
-            host: target.host, port: target.port, path: target.path, method: head.method.rawValue
-        ), target.endpoint.usesTLS || rule.allowPlaintext, let secret = runtime.credentials.secret(named: rule.credential) {
-            headers.replaceAll(name: rule.injection.header, with: rule.injection.template.render(secret))
-            record?.rule = rule.index
-            record?.credential = rule.credential
-            record?.decision = .injected
+        let draft = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.originForm, headers: headers)
+
+        let store = runtime.credentials.snapshot
+        let plan: ExchangePlan
+        switch ExchangePlan.make(for: draft, target: target, store: store, limits: runtime.limits) {
+        case .refuse(let status, let reason):
+            refuse(status, reason, decision: .denied)
+            return
+        case .proceed(let made):
+            plan = made
         }
-        let outbound = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.originForm, headers: headers)
+        record?.rule = plan.rule?.index
+        record?.credential = plan.rule?.credential
+        record?.decision = .forward
+        preparation = Preparation(head: draft, plan: plan, target: target, store: store)
+        state = .preparing
+
+        if let rule = plan.rule {
+            runtime.credentials.material(for: rule.credential, in: store, on: context.eventLoop)
+                .assumeIsolated()
+                .whenComplete { result in
+                    self.materialArrived(result, credential: rule.credential)
+                }
+        } else {
+            preparation?.materialReady = true
+        }
 
         if let upstream, upstream.endpoint == target.endpoint, upstream.channel.isActive {
             upstream.handler.delegate = self
             upstreamKeepAlive = true
-            state = .streaming(requestDone: false, responseDone: false)
-            upstream.channel.write(HTTPClientRequestPart.head(outbound), promise: nil)
-            requestHeadWritten = true
-            return
+            preparation?.upstreamReady = true
+        } else {
+            closeUpstream()
+            let endpoint = target.endpoint
+            UpstreamConnector.connect(to: endpoint, on: context.eventLoop, runtime: runtime)
+                .assumeIsolated()
+                .whenComplete { result in
+                    self.upstreamConnected(result, endpoint: endpoint)
+                }
         }
-        closeUpstream()
-        state = .connecting(buffered: [.head(outbound)])
-        let endpoint = target.endpoint
-        UpstreamConnector.connect(to: endpoint, on: context.eventLoop, runtime: runtime)
-            .assumeIsolated()
-            .whenComplete { result in
-                self.upstreamConnected(result, endpoint: endpoint)
-            }
+        launchIfReady()
+    }
+
+    private func materialArrived(_ result: Result<InjectableMaterial, Error>, credential: String) {
+        guard case .preparing = state else { return }
+        switch result {
+        case .success(let material):
+            preparation?.material = material
+            preparation?.materialReady = true
+            launchIfReady()
+        case .failure(let error):
+            refuse(.badGateway, "credential '\(credential)' is unavailable: \(error)", decision: .error)
+        }
     }
 
     private func upstreamConnected(_ result: Result<Channel, Error>, endpoint: UpstreamEndpoint) {
-        guard case .connecting(let buffered) = state else {
-            // The client went away meanwhile.
+        guard case .preparing = state else {
+            // The client went away or the request was refused meanwhile.
             if case .success(let channel) = result { channel.close(promise: nil) }
             return
         }
@@ -233,24 +263,88 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             handler.delegate = self
             upstream = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
             upstreamKeepAlive = true
-            let requestDone = buffered.contains { if case .end = $0 { return true } else { return false } }
-            state = .streaming(requestDone: requestDone, responseDone: false)
-            for part in buffered {
-                channel.write(part, promise: nil)
-            }
-            requestHeadWritten = true
-            channel.flush()
-            resumeClientReads()
+            preparation?.upstreamReady = true
+            launchIfReady()
         }
+    }
+
+    /// Sends the request once the upstream is verified, the credential is at hand and, when the rule needs the
+    /// whole body, the body has arrived.
+    private func launchIfReady() {
+        guard case .preparing = state, var ready = preparation, ready.isReady, let upstream else { return }
+        preparation = nil
+        var head = ready.head
+        var body = ready.body
+        if body != nil {
+            // The body is complete in memory: send it with a length (also what AWS signing expects).
+            head.headers.remove(name: "transfer-encoding")
+            head.headers.replaceAll(name: "content-length", with: String(body?.readableBytes ?? 0))
+        }
+        if let buffered = body, !ready.store.placeholders.isEmpty {
+            let text = String(decoding: buffered.readableBytesView, as: UTF8.self)
+            let allowed: Set<String> = ready.rule.map { [$0.credential] } ?? []
+            if let foreign = ready.store.placeholders.credentialsMentioned(in: text).subtracting(allowed).sorted().first {
+                refuse(.forbidden, ExchangePlan.leakRefusal(foreign, target: ready.target), decision: .denied)
+                return
+            }
+        }
+        var attached = false
+        if let rule = ready.rule, let material = ready.material {
+            attached = RequestRewriter.apply(
+                rule, material: material, placeholders: ready.store.placeholders, head: &head, body: &body
+            ).attached
+            record?.decision = attached ? .injected : .forward
+            if !attached { record?.credential = nil }
+        }
+        if let requiring = ready.plan.requiringRule, !attached {
+            refuse(.forbidden, ExchangePlan.requireRefusal(requiring, host: ready.target.host), decision: .denied)
+            return
+        }
+        let channel = upstream.channel
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        requestHeadWritten = true
+        if let body {
+            if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+            channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+        } else {
+            for part in ready.parts { channel.write(part, promise: nil) }
+            ready.parts.removeAll()
+        }
+        state = .streaming(requestDone: ready.requestEnded, responseDone: false)
+        channel.flush()
+        resumeClientReads()
     }
 
     private func forward(_ part: HTTPClientRequestPart) {
         let isEnd: Bool
         if case .end = part { isEnd = true } else { isEnd = false }
         switch state {
-        case .connecting(var buffered):
-            buffered.append(part)
-            state = .connecting(buffered: buffered)
+        case .preparing:
+            guard var pending = preparation else { return }
+            if let limit = pending.bodyLimit {
+                if case .body(.byteBuffer(var buffer)) = part {
+                    guard (pending.body?.readableBytes ?? 0) + buffer.readableBytes <= limit else {
+                        preparation = nil
+                        refuse(
+                            .payloadTooLarge,
+                            "the request body is larger than the \(limit) bytes this rule may buffer",
+                            decision: .denied
+                        )
+                        return
+                    }
+                    if pending.body == nil { pending.body = ByteBuffer() }
+                    pending.body?.writeBuffer(&buffer)
+                }
+                if isEnd {
+                    if pending.body == nil { pending.body = ByteBuffer() }
+                    pending.requestEnded = true
+                }
+            } else {
+                pending.parts.append(part)
+                if isEnd { pending.requestEnded = true }
+            }
+            preparation = pending
+            if isEnd { launchIfReady() }
         case .streaming(false, let responseDone):
             guard let upstream else { return }
             if isEnd {
@@ -351,6 +445,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         record?.status = Int(status.code)
         finishRecord(decision: decision, reason: reason)
         state = .refusing
+        preparation = nil
         closeUpstream()
         if responseHeadSent {
             context.close(promise: nil)

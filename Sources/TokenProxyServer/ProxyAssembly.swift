@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -35,7 +36,8 @@ public struct ProxyAssembly: Sendable {
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
-        let credentials = try CredentialStore(configuration: configuration, resolver: SecretResolver(environment: environment))
+        let resolver = SecretResolver(environment: environment)
+        let credentials = try CredentialStore(configuration: configuration, resolver: resolver)
         let (authority, created) = try CertificateAuthority.loadOrCreate(
             paths: CertificateAuthority.Paths(directory: configuration.caDirectory)
         )
@@ -52,12 +54,21 @@ public struct ProxyAssembly: Sendable {
         } catch {
             throw ServerSetupError("cannot load upstream.ca_bundle \(configuration.upstreamCABundle ?? ""): \(error)")
         }
+        var httpClient: HTTPClient?
+        if configuration.credentials.contains(where: { if case .oauth2 = $0.kind { true } else { false } }) {
+            let tls = try ProxyRuntime.upstreamTLSConfiguration(extraRootsFile: configuration.upstreamCABundle)
+            httpClient = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
+            )
+        }
         var recorder: UsageRecorder?
         if let path = configuration.auditLogPath {
             recorder = try UsageRecorder(configuration: .init(logPath: path), logger: logger)
         }
+        let vault = CredentialVault(store: credentials, httpClient: httpClient)
         let runtime = ProxyRuntime(
-            credentials: credentials,
+            credentials: vault,
             interceptionContexts: InterceptionContextCache(
                 issuer: LeafIssuer(authority: authority), threadPool: NIOThreadPool.singleton,
                 capacity: limits.leafCacheCapacity
@@ -72,6 +83,12 @@ public struct ProxyAssembly: Sendable {
         )
         var services: [any Service] = []
         if let recorder { services.append(RecorderService(recorder: recorder)) }
+        if let httpClient { services.append(HTTPClientService(client: httpClient)) }
+        let refresher = CredentialRefresher(
+            configuration: configuration, resolver: resolver, vault: vault, logger: logger,
+            recorder: { [recorder] event in recorder?.record(event) }
+        )
+        if refresher.isNeeded { services.append(refresher) }
         services.append(server)
         return ProxyAssembly(
             services: services, authority: authority, createdAuthority: created, trustBundlePath: bundle,
@@ -93,5 +110,15 @@ struct RecorderService: Service {
                 continuation.resume()
             }
         }
+    }
+}
+
+/// Shuts the OAuth HTTP client down after the server has stopped.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
     }
 }

@@ -91,7 +91,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             client: clientAddress, method: .CONNECT, host: HostPattern.normalize(authority.host),
             port: authority.port, path: nil
         )
-        if runtime.credentials.rules.covers(host: authority.host, port: authority.port) {
+        if runtime.credentials.snapshot.rules.covers(host: authority.host, port: authority.port) {
             runtime.interceptionContexts.context(for: authority.host, on: context.eventLoop)
                 .assumeIsolated()
                 .whenComplete { result in

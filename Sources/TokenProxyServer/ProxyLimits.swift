@@ -11,6 +11,8 @@ public struct ProxyLimits: Sendable {
     public var connectTimeout: TimeAmount = .seconds(10)
     /// How long a client may take to send a CONNECT or first request head, and the TLS handshake.
     public var handshakeTimeout: TimeAmount = .seconds(30)
+    /// The largest body buffered to compute an AWS payload signature (services other than S3).
+    public var maxSignedBodyBytes: Int = 16 * 1024 * 1024
     /// Most interception TLS contexts (one per host) kept in memory.
     public var leafCacheCapacity: Int = 1024
 

@@ -10,7 +10,7 @@ import TokenProxyUsage
 /// Immutable after creation, so handlers on any event loop may read it without locks.
 public final class ProxyRuntime: Sendable {
     /// The credential values and the rules that can use them.
-    public let credentials: CredentialStore
+    public let credentials: CredentialVault
     /// Leaf TLS contexts for intercepted hosts.
     public let interceptionContexts: InterceptionContextCache
     /// The client context for upstream connections: verifies chains against the system roots and the extra bundle.
@@ -24,7 +24,7 @@ public final class ProxyRuntime: Sendable {
 
     /// Assembles a runtime.
     public init(
-        credentials: CredentialStore,
+        credentials: CredentialVault,
         interceptionContexts: InterceptionContextCache,
         upstreamTLS: NIOSSLContext,
         limits: ProxyLimits,
@@ -39,8 +39,9 @@ public final class ProxyRuntime: Sendable {
         self.logger = logger
     }
 
-    /// Builds the upstream client context. Reads trust stores from disk: call it off any event loop.
-    public static func makeUpstreamTLS(extraRootsFile: String?) throws -> NIOSSLContext {
+    /// The TLS settings for every connection the proxy makes to an upstream or token endpoint: full chain and
+    /// host-name verification against the system roots plus `extraRootsFile`.
+    public static func upstreamTLSConfiguration(extraRootsFile: String?) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .fullVerification
@@ -52,6 +53,12 @@ public final class ProxyRuntime: Sendable {
             }
             configuration.additionalTrustRoots = [.certificates(roots)]
         }
+        return configuration
+    }
+
+    /// Builds the upstream client context. Reads trust stores from disk: call it off any event loop.
+    public static func makeUpstreamTLS(extraRootsFile: String?) throws -> NIOSSLContext {
+        var configuration = try upstreamTLSConfiguration(extraRootsFile: extraRootsFile)
         configuration.applicationProtocols = ["http/1.1"]
         return try NIOSSLContext(configuration: configuration)
     }

@@ -24,7 +24,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Flag(name: .long, help: "Keep core dumps enabled (for debugging only: a core file would hold the tokens).")
+    var allowCoreDumps = false
+
     func run() async throws {
+        if !allowCoreDumps {
+            try Self.failingCleanly { try ProcessHardening.disableCoreDumps() }
+        }
         let configuration = try Self.failingCleanly { try options.load() }
         let address = try Self.failingCleanly { () throws -> HostPort in
             guard let listen else { return configuration.listen }

@@ -24,8 +24,8 @@ final class StartupAnnouncement: Sendable {
             lines.append("rules: \(rules.count) active")
             for rule in rules {
                 let port = rule.port.map { ":\($0)" } ?? ""
-                let path = rule.pathPrefix ?? ""
-                lines.append("  \(rule.host)\(port)\(path) ← \(rule.credential) (\(rule.injection.header))")
+                let path = rule.path?.description ?? ""
+                lines.append("  \(rule.host)\(port)\(path) ← \(rule.credential) (\(rule.injection.summary))")
             }
         }
         for notice in assembly.credentials.notices {

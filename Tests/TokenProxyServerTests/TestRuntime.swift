@@ -10,7 +10,7 @@ enum TestRuntime {
     static func make(rules: [Rule] = [], values: [String: Secret] = [:]) throws -> ProxyRuntime {
         let authority = try CertificateAuthority.generate(paths: .init(directory: "/nonexistent"))
         return ProxyRuntime(
-            credentials: CredentialStore(values: values, rules: rules),
+            credentials: CredentialVault(store: CredentialStore(values: values, rules: rules), httpClient: nil),
             interceptionContexts: InterceptionContextCache(
                 issuer: LeafIssuer(authority: authority), threadPool: NIOThreadPool.singleton, capacity: 4
             ),
