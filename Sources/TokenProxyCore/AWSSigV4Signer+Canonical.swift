@@ -10,9 +10,12 @@ enum SigV4Canonical {
     /// The hop-by-hop ones (RFC 9110 §7.6.1) are removed or rewritten by every proxy on the way, so a signature
     /// over them would break. `expect` is answered or dropped by intermediaries (`100-continue`), and
     /// `x-amzn-trace-id` is amended by AWS's own front ends before the signature is checked; the AWS SDKs leave
-    /// both unsigned for the same reasons. `proxy-*` names are matched by prefix in ``isUnsignable(_:)``.
+    /// both unsigned for the same reasons, and `user-agent` too, which proxies and gateways commonly rewrite (and
+    /// servers that re-derive the signed set the way the SDKs do, such as moto, leave it out).
+    /// `proxy-*` names are matched by prefix in ``isUnsignable(_:)``.
     static let unsignableNames: Set<String> = [
         "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "expect", "x-amzn-trace-id",
+        "user-agent",
     ]
 
     /// Whether a header with the lowercased `name` must stay out of the signature.
