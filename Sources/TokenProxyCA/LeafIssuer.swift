@@ -27,6 +27,13 @@ public struct LeafIssuer: Sendable {
         let publicKey = Certificate.PublicKey(key.publicKey)
         let caCertificate = authority.certificate
         let notAfter = min(now.addingTimeInterval(validity), caCertificate.notValidAfter)
+        let notBefore = max(now.addingTimeInterval(-3600), caCertificate.notValidBefore)
+        guard notAfter > now, caCertificate.notValidBefore <= now else {
+            throw CAError(
+                "the CA in \(authority.paths.directory) is not valid now (valid \(caCertificate.notValidBefore) to "
+                    + "\(caCertificate.notValidAfter)); create a new one with 'tokenproxy ca init --force'"
+            )
+        }
         do {
             let subjectAlternativeName: GeneralName
             if let address = Self.ipAddressBytes(name) {
@@ -53,7 +60,7 @@ public struct LeafIssuer: Sendable {
                 version: .v3,
                 serialNumber: Certificate.SerialNumber(),
                 publicKey: publicKey,
-                notValidBefore: now.addingTimeInterval(-3600),
+                notValidBefore: notBefore,
                 notValidAfter: notAfter,
                 issuer: caCertificate.subject,
                 subject: subject,

@@ -57,11 +57,11 @@ public struct AWSCredentials: Sendable, CustomStringConvertible, CustomDebugStri
 /// 3. forwards the request with its method, path, query and remaining headers unchanged.
 ///
 /// The signature then covers exactly that header set, except the headers a proxy must not forward anyway
-/// (hop-by-hop, `Proxy-*`, those the `Connection` header names) and `Expect`/`X-Amzn-Trace-Id`, which are left
-/// unsigned because intermediaries change them. Every other header the caller passes is signed, so a header
-/// added or changed after signing (by the caller or anything on the way) breaks the signature, and one the
-/// caller removes must not be passed in. The request must carry a `Host` header (pass an HTTP/2 `:authority`
-/// as `host`): AWS requires it to be signed.
+/// (hop-by-hop, `Proxy-*`, those the `Connection` header names) and `Expect`, `User-Agent` and `X-Amzn-Trace-Id`,
+/// which are left unsigned, as the AWS SDKs leave them, because intermediaries change them. Every other header the
+/// caller passes is signed, so a header added or changed after signing (by the caller or anything on the way)
+/// breaks the signature, and one the caller removes must not be passed in. The request must carry a `Host` header
+/// (pass an HTTP/2 `:authority` as `host`): AWS requires it to be signed.
 public struct AWSSigV4Signer: Sendable {
     /// How the request path becomes the canonical URI.
     public enum URIEncodingMode: Sendable, Hashable {

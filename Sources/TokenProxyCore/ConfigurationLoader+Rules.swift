@@ -75,8 +75,9 @@ extension ConfigurationLoader {
         }
 
         let injection: Injection
-        if var inject = try entry.mapping("inject") {
-            injection = try parseInjection(&inject, near: node)
+        if let injectNode = entry.value("inject") {
+            var inject = try YAMLMappingReader(injectNode, file: file, context: "rules[\(index)].inject")
+            injection = try parseInjection(&inject, near: injectNode)
         } else if case .oauth2 = credential.kind {
             // An OAuth access token is a bearer token by definition.
             injection = .header(name: "Authorization", template: try! InjectionTemplate("Bearer {{secret}}"))

@@ -43,6 +43,12 @@ public enum ConfigurationLoader {
                 defaults.file = file
                 return defaults
             }
+            if composed.null != nil {
+                // `---` alone (or with a comment) is an empty document too.
+                var defaults = ProxyConfiguration.workstationDefaults
+                defaults.file = file
+                return defaults
+            }
             root = composed
         } catch let error as YamlError {
             throw Self.configurationError(from: error, file: file)

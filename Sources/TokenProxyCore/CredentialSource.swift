@@ -29,7 +29,9 @@ public enum CredentialSource: Sendable, Hashable, CustomStringConvertible {
                     || (scalar >= "0" && scalar <= "9")
             }
             guard valid else {
-                throw SourceSyntaxError(description: "'\(reference)' is not a valid environment variable name")
+                throw SourceSyntaxError(
+                    description: "'\(Self.quoteSafely(reference))' is not a valid environment variable name"
+                )
             }
             self = .environment(variable: reference)
         case "file":

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The host part of a rule: an exact name or IP literal (`api.github.com`, `127.0.0.1`, `::1`), or a wildcard
 /// over subdomains (`*.example.com`).
 ///
@@ -45,7 +47,16 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
             guard !normalized.contains("*") else {
                 throw Invalid(description: "host pattern '\(text)' may contain '*' only as its whole first label")
             }
-            if !normalized.contains(":") {  // IPv6 literals skip the DNS-name check
+            if normalized.contains(":") {
+                // Only an IPv6 literal may contain a colon; a port belongs in the rule's `port:`.
+                var address = in6_addr()
+                guard inet_pton(AF_INET6, normalized, &address) == 1 else {
+                    throw Invalid(
+                        description: "host pattern '\(text)' is neither a host name nor an IPv6 address "
+                            + "(write a port as 'port:', not after the host)"
+                    )
+                }
+            } else {
                 try Self.validateName(normalized, original: text)
             }
             kind = .exact(normalized)

@@ -21,6 +21,9 @@ public struct InjectionTemplate: Sendable, Hashable {
     /// Parses `text`, which must contain `{{secret}}` exactly once (at most once when `secretRequired` is false) and
     /// no other `{{…}}` placeholder.
     public init(_ text: String, secretRequired: Bool = true) throws(Invalid) {
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw Invalid(description: "inject value contains a control character")
+        }
         var parts = text.components(separatedBy: Self.secretPlaceholder)
         if parts.count == 1 && !secretRequired {
             for part in parts where part.contains("{{") || part.contains("}}") {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `path:` of a rule: a prefix (`/v1/`) or a glob (`/repos/*/issues`, `/v1/**/objects`).
 ///
 /// In a glob, `*` matches within one path segment (never `/`) and `**` matches across segments. A glob must match the
@@ -56,9 +58,19 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether `path` (without its query string) matches.
+    ///
+    /// A path with dot segments (`/v1/../admin`, also percent-encoded or with backslashes) never matches: the
+    /// server would resolve it outside the prefix the rule allows.
     public func matches(_ path: String) -> Bool {
+        if Self.hasDotSegments(path) { return false }
         if isPrefix { return path.hasPrefix(description) }
         return Self.match(tokens[...], Substring(path))
+    }
+
+    /// Whether `path`, decoded, has a `.` or `..` segment.
+    static func hasDotSegments(_ path: String) -> Bool {
+        let decoded = (path.removingPercentEncoding ?? path).replacingOccurrences(of: "\\", with: "/")
+        return decoded.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." }
     }
 
     private static func match(_ tokens: ArraySlice<Token>, _ path: Substring) -> Bool {

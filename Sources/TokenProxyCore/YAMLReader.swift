@@ -13,7 +13,8 @@ struct YAMLMappingReader {
         self.file = file
         self.context = context
         guard let mapping = node.mapping else {
-            throw ConfigurationError("\(context) must be a mapping of keys to values", at: Self.location(of: node, in: file))
+            let subject = context.isEmpty ? "the configuration" : context
+            throw ConfigurationError("\(subject) must be a mapping of keys to values", at: Self.location(of: node, in: file))
         }
         var pairs: [(String, Node, Node)] = []
         for (key, value) in mapping {

@@ -121,19 +121,22 @@ public final class UsageRecorder: Sendable {
 
     private func write(_ batch: [UsageEvent], with encoder: JSONEncoder, to handle: FileHandle) {
         var data = Data()
+        var encoded = 0
         for event in batch {
             do {
                 data.append(try encoder.encode(event))
                 data.append(UInt8(ascii: "\n"))
+                encoded += 1
             } catch {
+                state.withLock { $0.dropped += 1 }
                 logger.error("usage recorder could not encode an event: \(error)")
             }
         }
         do {
             try handle.write(contentsOf: data)
-            writtenCount.add(batch.count, ordering: .relaxed)
+            writtenCount.add(encoded, ordering: .relaxed)
         } catch {
-            state.withLock { $0.dropped += batch.count }
+            state.withLock { $0.dropped += encoded }
             logger.error(
                 "usage recorder could not write \(batch.count) events to \(configuration.logPath): \(error)"
             )
