@@ -21,6 +21,25 @@ public struct CommandSecretSource: Sendable, Hashable {
     public var argv: [String]
     /// How long the program may run before it is stopped (SIGTERM, then SIGKILL a second later).
     public var timeout: Duration
+    /// Variables of the proxy's environment passed on to the program beyond the basic set (``basicEnvironment``),
+    /// such as `VAULT_ADDR` and `VAULT_TOKEN` for `vault`.
+    public var passedVariables: [String] = []
+
+    /// The variables every program gets when the proxy has them: what a CLI needs to find its configuration,
+    /// and nothing that commonly holds a credential.
+    public static let basicEnvironment: Set<String> = [
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM", "SHELL",
+    ]
+
+    /// The environment the program gets from the proxy's `environment`: the basic set (and `LC_*`, `XDG_*`) plus
+    /// ``passedVariables``, minus any variable in `excluded` that is not explicitly passed.
+    public func childEnvironment(from environment: [String: String], excluding excluded: Set<String>) -> [String: String] {
+        environment.filter { name, _ in
+            if passedVariables.contains(name) { return true }
+            if excluded.contains(name) { return false }
+            return Self.basicEnvironment.contains(name) || name.hasPrefix("LC_") || name.hasPrefix("XDG_")
+        }
+    }
 
     /// The most standard output accepted; a token is far smaller, so more means the wrong program.
     public static let outputLimit = 64 * 1024
@@ -256,7 +275,10 @@ private struct CommandRun {
             close(stderrPipe.read)
             switch result {
             case ENOENT:
-                throw CommandSourceError("program '\(program)' was not found (\(executable))")
+                // The file was there a moment ago, so what is missing is usually its #! interpreter.
+                throw CommandSourceError(
+                    "program '\(program)' (\(executable)) could not be started: it or its #! interpreter was not found"
+                )
             case EACCES:
                 throw CommandSourceError("program '\(program)' is not executable (\(executable): permission denied)")
             case ENOEXEC:

@@ -151,8 +151,17 @@ extension ConfigurationLoader {
         if let timeoutNode = command.value("timeout") {
             timeout = try parseDuration(timeoutNode, key: "\(key).timeout", reader: command)
         }
+        var passed: [String] = []
+        for variable in try command.sequence("env") ?? [] {
+            guard let name = variable.scalar?.string, !name.isEmpty else {
+                throw ConfigurationError("\(key).env must list variable names", at: command.location(of: variable))
+            }
+            passed.append(name)
+        }
         try command.rejectUnknownKeys()
-        return .command(CommandSecretSource(argv: argv, timeout: timeout))
+        var source = CommandSecretSource(argv: argv, timeout: timeout)
+        source.passedVariables = passed
+        return .command(source)
     }
 
     /// A duration written as seconds (`30`) or with a unit (`500ms`, `30s`, `10m`, `2h`).

@@ -103,7 +103,8 @@ public enum ConfigurationLoader {
         return address
     }
 
-    static func isValidName(_ name: String) -> Bool {
+    /// Whether `name` may name a credential: letters, digits, `-`, `_` and `.`.
+    public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty
             && name.unicodeScalars.allSatisfy { scalar in
                 (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")

@@ -61,7 +61,9 @@ public struct SecretResolver: Sendable {
             }
         case .command(let command):
             do {
-                secret = try command.run(environment: commandEnvironment)
+                secret = try command.run(
+                    environment: command.childEnvironment(from: environment, excluding: secretVariables)
+                )
             } catch {
                 throw ConfigurationError("\(label): \(error.description)", at: place)
             }
@@ -82,11 +84,6 @@ public struct SecretResolver: Sendable {
             )
         }
         return .value(secret)
-    }
-
-    /// The environment a `command:` program gets: the proxy's, without the variables that hold other secrets.
-    public var commandEnvironment: [String: String] {
-        environment.filter { !secretVariables.contains($0.key) }
     }
 
     /// Reads a token file, or returns `nil` when it does not exist.

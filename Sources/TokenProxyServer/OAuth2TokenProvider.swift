@@ -44,6 +44,9 @@ public final class OAuth2TokenProvider: Sendable {
     private struct CachedToken {
         var value: Secret
         var expires: Date
+        /// When the token stops being handed out: `refreshMargin` before expiry, or a quarter of its lifetime
+        /// before expiry for short-lived tokens, so a 60-second token is still used for 45 seconds.
+        var staleAfter: Date
     }
 
     private struct State {
@@ -72,16 +75,25 @@ public final class OAuth2TokenProvider: Sendable {
 
     /// A valid access token, fetched if none is cached or the cached one is about to expire.
     public func accessToken(now: Date = Date()) async throws -> Secret {
-        let task: Task<CachedToken, Error> = state.withLock { state in
-            if let cached = state.cached, cached.expires.timeIntervalSince(now) > settings.refreshMargin {
-                return Task { cached }
+        enum Next {
+            case cached(Secret)
+            case wait(Task<CachedToken, Error>)
+        }
+        let next: Next = state.withLock { state in
+            if let cached = state.cached, now < cached.staleAfter {
+                return .cached(cached.value)
             }
-            if let inFlight = state.inFlight { return inFlight }
+            if let inFlight = state.inFlight { return .wait(inFlight) }
             state.fetches += 1
             let refreshToken = state.refreshToken
             let fetch = Task { try await self.fetch(refreshToken: refreshToken) }
             state.inFlight = fetch
-            return fetch
+            return .wait(fetch)
+        }
+        let task: Task<CachedToken, Error>
+        switch next {
+        case .cached(let value): return value
+        case .wait(let inFlight): task = inFlight
         }
         do {
             let token = try await task.value
@@ -157,7 +169,11 @@ public final class OAuth2TokenProvider: Sendable {
             state.withLock { $0.refreshToken = Secret(newRefresh) }
         }
         let lifetime = decoded.expiresIn.map(TimeInterval.init) ?? settings.defaultLifetime
-        return CachedToken(value: token, expires: started.addingTimeInterval(lifetime))
+        let margin = min(settings.refreshMargin, lifetime / 4)
+        return CachedToken(
+            value: token, expires: started.addingTimeInterval(lifetime),
+            staleAfter: started.addingTimeInterval(lifetime - margin)
+        )
     }
 
     private struct TokenResponse: Decodable {

@@ -30,14 +30,8 @@ struct SealCommand: ParsableCommand {
 
     func run() throws {
         try Self.failingCleanly {
-            // The same rule as ConfigurationLoader's for credential names: a blob for a name the configuration
-            // cannot hold would be useless.
-            let validName = !name.isEmpty
-                && name.unicodeScalars.allSatisfy { scalar in
-                    (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")
-                        || (scalar >= "0" && scalar <= "9") || scalar == "-" || scalar == "_" || scalar == "."
-                }
-            guard validName else {
+            // A blob for a name the configuration cannot hold would be useless.
+            guard ConfigurationLoader.isValidName(name) else {
                 throw CLIFailure("credential name '\(name)' may contain only letters, digits, '-', '_' and '.'")
             }
             // The key first: a key problem (say, mode 644) should stop us before anyone types a token.
