@@ -17,10 +17,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     /// How request targets are resolved.
     enum Mode {
-        /// Requests inside a CONNECT tunnel that was intercepted; everything goes to `authority` over TLS.
-        case intercepted(authority: HostPort)
+        /// Requests inside an intercepted CONNECT tunnel; everything goes to the session's authority over TLS.
+        case intercepted(InterceptedSession)
         /// Absolute-form `http://` requests sent to the proxy itself.
-        case forwardProxy
+        case forwardProxy(clientAddress: String)
     }
 
     private enum State {
@@ -35,8 +35,6 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private let mode: Mode
     private let runtime: ProxyRuntime
     private let clientAddress: String
-    /// Set by the SNI check when the client's TLS server name differs from the CONNECT host.
-    var serverNameMismatch: String?
 
     private var context: ChannelHandlerContext?
     private var state = State.idle
@@ -52,10 +50,13 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     /// Whether the current request's head (and so its credential) was written to an upstream.
     private var requestHeadWritten = false
 
-    init(mode: Mode, runtime: ProxyRuntime, clientAddress: String) {
+    init(mode: Mode, runtime: ProxyRuntime) {
         self.mode = mode
         self.runtime = runtime
-        self.clientAddress = clientAddress
+        switch mode {
+        case .intercepted(let session): clientAddress = session.clientAddress
+        case .forwardProxy(let address): clientAddress = address
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -131,16 +132,23 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         switch state {
         case .preparing:
             // Read on only to collect a body the rule must see whole (bounded by its limit).
-            guard let preparation, preparation.bodyLimit != nil else { return true }
+            guard let preparation else { return true }
+            if preparation.awaitingFraming { return false }
+            guard preparation.bodyLimit != nil else { return true }
             return preparation.requestEnded
         case .streaming(let requestDone, _): return !requestDone && !(upstream?.channel.isWritable ?? true)
         case .idle, .refusing: return false
         }
     }
 
-    /// HTTP/1.1 and later clients can read chunked bodies and keep connections alive by default.
+    /// HTTP/1.1 clients can read chunked bodies and keep connections alive by default.
     private var clientSupportsChunked: Bool {
-        clientVersion.major > 1 || (clientVersion.major == 1 && clientVersion.minor >= 1)
+        clientVersion.major == 1 && clientVersion.minor >= 1
+    }
+
+    /// An HTTP/2 stream (behind the HTTP/2 ↔ HTTP/1 codec): no connection-level headers, one request per stream.
+    private var clientIsHTTP2: Bool {
+        clientVersion.major == 2
     }
 
     private func resumeClientReads() {
@@ -158,8 +166,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         let target: RequestTarget
         do {
             switch mode {
-            case .intercepted(let authority):
-                target = try .intercepted(head, authority: authority, serverNameMismatch: serverNameMismatch)
+            case .intercepted(let session):
+                target = try .intercepted(
+                    head, authority: session.authority, serverNameMismatch: session.serverNameMismatch
+                )
             case .forwardProxy:
                 target = try .forwardProxy(head)
             }
@@ -204,6 +214,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         record?.credential = plan.rule?.credential
         record?.decision = .forward
         preparation = Preparation(head: draft, plan: plan, target: target, store: store)
+        if clientIsHTTP2 && !draft.headers.contains(name: "content-length") {
+            // An HTTP/2 request says whether a body follows only by what comes next: DATA, or the end of the stream.
+            preparation?.awaitingFraming = true
+        }
         state = .preparing
 
         if let rule = plan.rule {
@@ -321,6 +335,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         switch state {
         case .preparing:
             guard var pending = preparation else { return }
+            if pending.awaitingFraming {
+                pending.awaitingFraming = false
+                if case .body = part { pending.head.headers.replaceAll(name: "transfer-encoding", with: "chunked") }
+            }
             if let limit = pending.bodyLimit {
                 if case .body(.byteBuffer(var buffer)) = part {
                     guard (pending.body?.readableBytes ?? 0) + buffer.readableBytes <= limit else {
@@ -344,7 +362,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
                 if isEnd { pending.requestEnded = true }
             }
             preparation = pending
-            if isEnd { launchIfReady() }
+            launchIfReady()
         case .streaming(false, let responseDone):
             guard let upstream else { return }
             if isEnd {
@@ -373,12 +391,12 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
                 record?.status = Int(code)
                 upstreamKeepAlive = upstreamHead.isKeepAlive
                 responseHeadSent = true
-                if !clientSupportsChunked { clientWantsClose = true }
-                if clientWantsClose { headers.replaceAll(name: "connection", with: "close") }
+                if !clientSupportsChunked && !clientIsHTTP2 { clientWantsClose = true }
+                if clientWantsClose && !clientIsHTTP2 { headers.replaceAll(name: "connection", with: "close") }
             }
             MessageFraming.frameResponse(
                 &headers, status: upstreamHead.status, requestMethod: record?.method ?? .GET,
-                clientSupportsChunked: clientSupportsChunked
+                clientSupportsChunked: clientSupportsChunked, clientIsHTTP2: clientIsHTTP2
             )
             let head = HTTPResponseHead(version: clientVersion, status: upstreamHead.status, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -388,8 +406,11 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             if !context.channel.isWritable { upstream?.handler.pauseReads() }
         case .end(let trailers):
             state = .streaming(requestDone: requestDone, responseDone: true)
+            // Settle the exchange before the final write: on an HTTP/2 stream that write closes the stream channel
+            // at once, and whatever is recorded must not depend on what runs after it.
+            let settled = settleIfDone()
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            finishIfDone()
+            settled?.apply(to: self)
         }
     }
 
@@ -425,16 +446,31 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         }
     }
 
-    private func finishIfDone() {
-        guard case .streaming(true, true) = state, let context else { return }
+    /// What to do with the client connection once an exchange is settled.
+    private enum AfterExchange {
+        case close
+        case readOn
+
+        func apply(to handler: ExchangeHandler) {
+            switch self {
+            case .close: handler.context?.close(promise: nil)
+            case .readOn: handler.resumeClientReads()
+            }
+        }
+    }
+
+    /// When both the request and the response are complete: records the exchange, returns to idle and releases
+    /// or closes the upstream. Returns what to do with the client connection, or `nil` when not done yet.
+    private func settleIfDone() -> AfterExchange? {
+        guard case .streaming(true, true) = state else { return nil }
         finishRecord(decision: nil, reason: nil)
         state = .idle
         if !upstreamKeepAlive { closeUpstream() } else { upstream?.handler.delegate = nil }
-        if clientWantsClose {
-            context.close(promise: nil)
-        } else {
-            resumeClientReads()
-        }
+        return clientWantsClose ? .close : .readOn
+    }
+
+    private func finishIfDone() {
+        settleIfDone()?.apply(to: self)
     }
 
     // MARK: Helpers
@@ -476,8 +512,8 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     private func destinationForRecord(_ head: HTTPRequestHead) -> (String, Int) {
         switch mode {
-        case .intercepted(let authority):
-            return (HostPattern.normalize(authority.host), authority.port)
+        case .intercepted(let session):
+            return (HostPattern.normalize(session.authority.host), session.authority.port)
         case .forwardProxy:
             if let absolute = AbsoluteTarget(head.uri) {
                 return (HostPattern.normalize(absolute.authority.host), absolute.authority.port)

@@ -77,6 +77,8 @@ struct Preparation {
     var material: InjectableMaterial?
     var materialReady = false
     var upstreamReady = false
+    /// An HTTP/2 request without a length: whether it has a body is known at its first DATA or end.
+    var awaitingFraming = false
 
     var plan: ExchangePlan
     var target: RequestTarget
@@ -92,7 +94,7 @@ struct Preparation {
 
     /// Everything the request waits for is here.
     var isReady: Bool {
-        materialReady && upstreamReady && (bodyLimit == nil || requestEnded)
+        materialReady && upstreamReady && !awaitingFraming && (bodyLimit == nil || requestEnded)
     }
 }
 

@@ -99,7 +99,7 @@ public final class InterceptionContextCache: Sendable {
             privateKey: .privateKey(key)
         )
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = InterceptedProtocols.offered
         return try NIOSSLContext(configuration: configuration)
     }
 }

@@ -17,7 +17,9 @@ struct LocalResponse {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.utf8.count))
-        headers.add(name: "connection", value: "close")
+        if version.major < 2 {
+            headers.add(name: "connection", value: "close")  // HTTP/2 has no such header: the stream just ends
+        }
         headers.add(name: "cache-control", value: "no-store")
         return HTTPResponseHead(version: version, status: status, headers: headers)
     }

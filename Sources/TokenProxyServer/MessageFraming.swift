@@ -16,10 +16,16 @@ enum MessageFraming {
     }
 
     /// Prepares the headers of a response going to the client. `headers` has had hop-by-hop headers removed.
-    /// A client speaking HTTP/1.0 cannot read chunked bodies; without a length the body then ends at close.
+    /// A client speaking HTTP/1.0 cannot read chunked bodies; without a length the body then ends at close. An
+    /// HTTP/2 client needs no framing header at all (the stream's end ends the body) and must not get one.
     static func frameResponse(
-        _ headers: inout HTTPHeaders, status: HTTPResponseStatus, requestMethod: HTTPMethod, clientSupportsChunked: Bool
+        _ headers: inout HTTPHeaders, status: HTTPResponseStatus, requestMethod: HTTPMethod, clientSupportsChunked: Bool,
+        clientIsHTTP2: Bool = false
     ) {
+        if clientIsHTTP2 {
+            if status.code == 204 || (100..<200).contains(status.code) { headers.remove(name: "content-length") }
+            return
+        }
         let code = status.code
         if requestMethod == .HEAD || (100..<200).contains(code) || code == 304 {
             // No body follows; a Content-Length only advertises the size a GET would return.

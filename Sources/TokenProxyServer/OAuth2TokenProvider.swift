@@ -150,9 +150,13 @@ public final class OAuth2TokenProvider: Sendable {
         }
         let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: payload))
         guard (200..<300).contains(response.status.code) else {
+            // Endpoints sometimes quote what they were sent; nothing of ours may travel on in the message.
+            let ours = [settings.clientSecret] + (refreshToken.map { [$0] } ?? [])
             var detail = ""
-            if let error = decoded?.error { detail = ": \(Self.printable(error))" }
-            if let description = decoded?.errorDescription { detail += " (\(Self.printable(description)))" }
+            if let error = decoded?.error { detail = ": \(Self.printable(error, redacting: ours))" }
+            if let description = decoded?.errorDescription {
+                detail += " (\(Self.printable(description, redacting: ours)))"
+            }
             throw OAuth2Error(
                 "credential '\(name)': token endpoint answered \(response.status.code)\(detail)"
             )
@@ -199,8 +203,15 @@ public final class OAuth2TokenProvider: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
-    private static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(200))
+    /// `text` without control characters, cut to 200 characters, with every occurrence of `secrets` replaced.
+    private static func printable(_ text: String, redacting secrets: [Secret]) -> String {
+        var cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        for secret in secrets {
+            secret.withUnsafeString { value in
+                if !value.isEmpty { cleaned = cleaned.replacingOccurrences(of: value, with: "<redacted>") }
+            }
+        }
+        return String(cleaned.prefix(200))
     }
 }
 

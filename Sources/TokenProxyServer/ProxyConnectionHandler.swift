@@ -128,9 +128,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func becomeInterception(context: ChannelHandlerContext, authority: HostPort, tlsContext: NIOSSLContext) {
         guard context.channel.isActive else { return }
         let pipeline = context.pipeline.syncOperations
-        let exchange = ExchangeHandler(
-            mode: .intercepted(authority: authority), runtime: runtime, clientAddress: clientAddress
-        )
+        let session = InterceptedSession(authority: authority, clientAddress: clientAddress)
+        let runtime = self.runtime
         let expectedName = HostPattern.normalize(authority.host)
         let isIPLiteral = LeafAddress.isIPLiteral(authority.host)
         do {
@@ -138,22 +137,22 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             // The SNI check runs on the ClientHello before TLS starts, then the TLS handler takes its place.
             let channel = context.channel
             let sniReference = Box<ByteToMessageHandler<SNIHandler>?>(nil)
-            let sniHandler = ByteToMessageHandler(SNIHandler { [weak exchange] result in
+            let sniHandler = ByteToMessageHandler(SNIHandler { result in
                 if case .hostname(let name) = result, HostPattern.normalize(name) != expectedName || isIPLiteral {
-                    exchange?.serverNameMismatch = name
+                    session.serverNameMismatch = name
                 }
                 defer { sniReference.value = nil }  // breaks the handler → closure → box → handler cycle
                 return channel.eventLoop.makeCompletedFuture {
                     guard let sniHandler = sniReference.value else { throw ChannelError.ioOnClosedChannel }
+                    let tls = NIOSSLServerHandler(context: tlsContext)
+                    try channel.pipeline.syncOperations.addHandler(tls, position: .after(sniHandler))
                     try channel.pipeline.syncOperations.addHandler(
-                        NIOSSLServerHandler(context: tlsContext), position: .after(sniHandler)
+                        InterceptedProtocols.negotiationHandler(session: session, runtime: runtime), position: .after(tls)
                     )
                 }
             })
             sniReference.value = sniHandler
             try pipeline.addHandler(sniHandler, position: .after(self))
-            try pipeline.addHandlers(HTTPPipeline.serverHandlers(limits: runtime.limits), position: .after(sniHandler))
-            try pipeline.addHandler(exchange, position: .last)
             try finishSwitch(context: context)
         } catch {
             runtime.logger.error("could not set up interception for \(authority): \(error)")
@@ -210,7 +209,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func becomeForwardProxy(context: ChannelHandlerContext, firstPart: NIOAny) {
         state = .done
-        let exchange = ExchangeHandler(mode: .forwardProxy, runtime: runtime, clientAddress: clientAddress)
+        let exchange = ExchangeHandler(mode: .forwardProxy(clientAddress: clientAddress), runtime: runtime)
         do {
             let pipeline = context.pipeline.syncOperations
             try pipeline.addHandler(HTTPServerPipelineHandler(), position: .after(self))

@@ -13,6 +13,8 @@ public struct ProxyLimits: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(30)
     /// The largest body buffered to compute an AWS payload signature (services other than S3).
     public var maxSignedBodyBytes: Int = 16 * 1024 * 1024
+    /// Most concurrent HTTP/2 streams a client may open on one intercepted connection.
+    public var maxConcurrentStreams: Int = 100
     /// Most interception TLS contexts (one per host) kept in memory.
     public var leafCacheCapacity: Int = 1024
 
