@@ -51,17 +51,61 @@ public struct Placeholders: Sendable {
         return replacing(in: value, credential: credential, with: secret)
     }
 
-    /// Replaces placeholders of `credential` in a raw query string, in decoded form, re-encoding the values changed.
+    /// Replaces placeholders of `credential` in a raw query string, as written or percent-encoded, with the
+    /// percent-encoded secret. Everything else in the query stays byte for byte as the client sent it.
     public func replacingInQuery(_ query: String, credential: String, with secret: Secret) -> String {
-        query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
-            let text = String(pair)
-            guard credentialsMentioned(in: text).contains(credential) else { return text }
-            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
-            let replaced = replacing(in: value, credential: credential, with: secret)
-            return parts.count > 1 ? name + "=" + QueryEncoding.encode(replaced) : name
-        }.joined(separator: "&")
+        var result = query
+        let encodedSecret = secret.withUnsafeString { QueryEncoding.encode($0) }
+        for (placeholder, name) in names where name == credential {
+            for spelling in Self.querySpellings(of: placeholder) where result.contains(spelling) {
+                result = result.replacingOccurrences(of: spelling, with: encodedSecret)
+            }
+        }
+        return result
+    }
+
+    /// Replaces placeholders of `credential` in raw bytes (a body, which need not be text).
+    public func replacing(inBytes bytes: [UInt8], credential: String, with secret: Secret) -> [UInt8] {
+        var result = bytes
+        let value = secret.withUnsafeBytes { Array($0) }
+        for (placeholder, name) in names where name == credential {
+            let pattern = Array(placeholder.utf8)
+            guard !pattern.isEmpty else { continue }
+            var output: [UInt8] = []
+            output.reserveCapacity(result.count)
+            var index = 0
+            var changed = false
+            while index < result.count {
+                if result[index] == pattern[0], index + pattern.count <= result.count,
+                    result[index..<(index + pattern.count)].elementsEqual(pattern)
+                {
+                    output.append(contentsOf: value)
+                    index += pattern.count
+                    changed = true
+                } else {
+                    output.append(result[index])
+                    index += 1
+                }
+            }
+            if changed { result = output }
+        }
+        return result
+    }
+
+    /// The ways a placeholder can appear in a query: as written, and percent-encoded with upper or lower hex.
+    private static func querySpellings(of placeholder: String) -> [String] {
+        let encoded = QueryEncoding.encode(placeholder)
+        var spellings = [placeholder, encoded]
+        var lowerHex = ""
+        var iterator = encoded.makeIterator()
+        while let character = iterator.next() {
+            lowerHex.append(character)
+            if character == "%", let high = iterator.next(), let low = iterator.next() {
+                lowerHex += String(high).lowercased() + String(low).lowercased()
+            }
+        }
+        if lowerHex != encoded { spellings.append(lowerHex) }
+        return spellings
     }
 
     /// Replaces placeholders of `credential` in plain text (a body).

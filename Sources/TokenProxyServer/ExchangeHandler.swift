@@ -39,7 +39,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private var context: ChannelHandlerContext?
     private var state = State.idle
     private var record: ExchangeRecord?
-    private var upstream: UpstreamConnection?
+    private var upstream: UpstreamLease?
     private var upstreamKeepAlive = true
     private var responseHeadSent = false
     private var clientWantsClose = false
@@ -230,19 +230,13 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             preparation?.materialReady = true
         }
 
-        if let upstream, upstream.endpoint == target.endpoint, upstream.channel.isActive {
-            upstream.handler.delegate = self
-            upstreamKeepAlive = true
-            preparation?.upstreamReady = true
-        } else {
-            closeUpstream()
-            let endpoint = target.endpoint
-            UpstreamConnector.connect(to: endpoint, on: context.eventLoop, runtime: runtime)
-                .assumeIsolated()
-                .whenComplete { result in
-                    self.upstreamConnected(result, endpoint: endpoint)
-                }
-        }
+        closeUpstream()
+        let endpoint = target.endpoint
+        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime).lease(endpoint)
+            .assumeIsolated()
+            .whenComplete { result in
+                self.upstreamConnected(result, endpoint: endpoint)
+            }
         launchIfReady()
     }
 
@@ -269,13 +263,13 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             let failure = UpstreamFailure.describe(error, destination: endpoint.description)
             refuse(failure.status, failure.reason, decision: .error)
         case .success(let channel):
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+            guard let lease = try? UpstreamLease(channel: channel, endpoint: endpoint) else {
                 channel.close(promise: nil)
                 refuse(.badGateway, "upstream connection to \(endpoint) was not set up", decision: .error)
                 return
             }
-            handler.delegate = self
-            upstream = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
+            lease.handler.delegate = self
+            upstream = lease
             upstreamKeepAlive = true
             preparation?.upstreamReady = true
             launchIfReady()
@@ -313,6 +307,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         if let requiring = ready.plan.requiringRule, !attached {
             refuse(.forbidden, ExchangePlan.requireRefusal(requiring, host: ready.target.host), decision: .denied)
             return
+        }
+        if upstream.isStream {
+            // HTTP/2 frames the body itself and forbids these; the stream's end marks the end of the body.
+            head.headers.remove(name: "transfer-encoding")
         }
         let channel = upstream.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -465,7 +463,7 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
         guard case .streaming(true, true) = state else { return nil }
         finishRecord(decision: nil, reason: nil)
         state = .idle
-        if !upstreamKeepAlive { closeUpstream() } else { upstream?.handler.delegate = nil }
+        releaseUpstream(reusable: upstreamKeepAlive)
         return clientWantsClose ? .close : .readOn
     }
 
@@ -504,10 +502,14 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     }
 
     private func closeUpstream() {
-        guard let upstream else { return }
-        upstream.handler.delegate = nil
-        upstream.channel.close(promise: nil)
+        releaseUpstream(reusable: false)
+    }
+
+    /// Hands the upstream back to the pool (kept only if `reusable` and an HTTP/1.1 connection) or closes it.
+    private func releaseUpstream(reusable: Bool) {
+        guard let upstream, let context else { return }
         self.upstream = nil
+        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime).release(upstream, reusable: reusable)
     }
 
     private func destinationForRecord(_ head: HTTPRequestHead) -> (String, Int) {

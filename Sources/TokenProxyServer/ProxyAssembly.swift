@@ -49,8 +49,12 @@ public struct ProxyAssembly: Sendable {
             bundle = nil
         }
         let upstreamTLS: NIOSSLContext
+        let upstreamTLSHTTP1Only: NIOSSLContext
         do {
             upstreamTLS = try ProxyRuntime.makeUpstreamTLS(extraRootsFile: configuration.upstreamCABundle)
+            upstreamTLSHTTP1Only = try ProxyRuntime.makeUpstreamTLS(
+                extraRootsFile: configuration.upstreamCABundle, protocols: ["http/1.1"]
+            )
         } catch {
             throw ServerSetupError("cannot load upstream.ca_bundle \(configuration.upstreamCABundle ?? ""): \(error)")
         }
@@ -74,6 +78,7 @@ public struct ProxyAssembly: Sendable {
                 capacity: limits.leafCacheCapacity
             ),
             upstreamTLS: upstreamTLS,
+            upstreamTLSHTTP1Only: upstreamTLSHTTP1Only,
             limits: limits,
             recorder: recorder,
             logger: logger

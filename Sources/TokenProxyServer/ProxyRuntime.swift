@@ -13,8 +13,13 @@ public final class ProxyRuntime: Sendable {
     public let credentials: CredentialVault
     /// Leaf TLS contexts for intercepted hosts.
     public let interceptionContexts: InterceptionContextCache
-    /// The client context for upstream connections: verifies chains against the system roots and the extra bundle.
+    /// The client context for upstream connections: verifies chains against the system roots and the extra bundle,
+    /// and offers HTTP/2 and HTTP/1.1 in ALPN.
     public let upstreamTLS: NIOSSLContext
+    /// The same, offering only HTTP/1.1 (for WebSocket handshakes, which need a connection of their own).
+    public let upstreamTLSHTTP1Only: NIOSSLContext
+    /// Reusable upstream connections, one pool per event loop.
+    let upstreamPools = UpstreamPools()
     /// Bounds on memory and time.
     public let limits: ProxyLimits
     /// Where usage events go; `nil` when recording is off.
@@ -27,6 +32,7 @@ public final class ProxyRuntime: Sendable {
         credentials: CredentialVault,
         interceptionContexts: InterceptionContextCache,
         upstreamTLS: NIOSSLContext,
+        upstreamTLSHTTP1Only: NIOSSLContext,
         limits: ProxyLimits,
         recorder: UsageRecorder?,
         logger: Logger
@@ -34,6 +40,7 @@ public final class ProxyRuntime: Sendable {
         self.credentials = credentials
         self.interceptionContexts = interceptionContexts
         self.upstreamTLS = upstreamTLS
+        self.upstreamTLSHTTP1Only = upstreamTLSHTTP1Only
         self.limits = limits
         self.recorder = recorder
         self.logger = logger
@@ -56,10 +63,13 @@ public final class ProxyRuntime: Sendable {
         return configuration
     }
 
-    /// Builds the upstream client context. Reads trust stores from disk: call it off any event loop.
-    public static func makeUpstreamTLS(extraRootsFile: String?) throws -> NIOSSLContext {
+    /// Builds an upstream client context offering `protocols` in ALPN. Reads trust stores from disk: call it off
+    /// any event loop.
+    public static func makeUpstreamTLS(
+        extraRootsFile: String?, protocols: [String] = ["h2", "http/1.1"]
+    ) throws -> NIOSSLContext {
         var configuration = try upstreamTLSConfiguration(extraRootsFile: extraRootsFile)
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = protocols
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -103,13 +103,14 @@ enum RequestRewriter {
                 head.uri = path + "?" + replaced
             }
         }
-        if let buffer = body, let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes) {
-            let replaced = placeholders.replacing(in: text, credential: credential, with: secret)
-            if replaced != text {
+        if let buffer = body {
+            let bytes = Array(buffer.readableBytesView)
+            let replaced = placeholders.replacing(inBytes: bytes, credential: credential, with: secret)
+            if replaced != bytes {
                 swapped = true
-                body = ByteBuffer(string: replaced)
+                body = ByteBuffer(bytes: replaced)
                 if !head.headers.isChunkedTransferEncoding {
-                    head.headers.replaceAll(name: "content-length", with: String(replaced.utf8.count))
+                    head.headers.replaceAll(name: "content-length", with: String(replaced.count))
                 }
             }
         }

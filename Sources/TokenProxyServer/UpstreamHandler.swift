@@ -1,7 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import NIOSSL
-import NIOTLS
 
 /// Receives an upstream connection's events on behalf of the exchange that is using it.
 ///
@@ -14,48 +12,26 @@ protocol UpstreamHandlerDelegate: AnyObject {
     func upstreamDidClose()
 }
 
-/// The last handler of an upstream connection's pipeline: reports readiness (TCP up and, for TLS, the handshake
-/// verified), passes response parts to its delegate, and holds reads while the delegate's client cannot take more.
+/// The last handler of an upstream HTTP/1.1 connection or HTTP/2 stream: passes response parts to the exchange
+/// using it, and holds reads while that exchange's client cannot take more.
 final class UpstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    /// Succeeds once requests may be written: after a verified TLS handshake, or on connect for plain HTTP.
-    let ready: EventLoopPromise<Void>
-    private let waitsForHandshake: Bool
-    private var isReady = false
     private var readsPaused = false
     private var readPending = false
     private var context: ChannelHandlerContext?
 
-    /// The exchange currently using this connection. Strong: the client side clears it when it is done.
+    /// The exchange currently using this connection. Strong: the exchange clears it when it is done.
     var delegate: UpstreamHandlerDelegate?
-
-    init(ready: EventLoopPromise<Void>, waitsForHandshake: Bool) {
-        self.ready = ready
-        self.waitsForHandshake = waitsForHandshake
-    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { channelActive(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if !waitsForHandshake { markReady() }
-        context.fireChannelActive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
-            markReady()
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -71,23 +47,15 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if isReady {
-            delegate?.upstreamDidFail(error)
-        } else {
-            isReady = true
-            ready.fail(error)
-        }
+        // A connection that saw an error is never reused: closing it takes it out of the pool.
+        delegate?.upstreamDidFail(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !isReady {
-            isReady = true
-            ready.fail(ChannelError.ioOnClosedChannel)
-        } else {
-            delegate?.upstreamDidClose()
-        }
+        delegate?.upstreamDidClose()
         delegate = nil
+        context.fireChannelInactive()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -110,12 +78,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
             readPending = false
             context.read()
         }
-    }
-
-    private func markReady() {
-        guard !isReady else { return }
-        isReady = true
-        ready.succeed(())
     }
 }
 

@@ -15,6 +15,7 @@ enum TestRuntime {
                 issuer: LeafIssuer(authority: authority), threadPool: NIOThreadPool.singleton, capacity: 4
             ),
             upstreamTLS: try ProxyRuntime.makeUpstreamTLS(extraRootsFile: nil),
+            upstreamTLSHTTP1Only: try ProxyRuntime.makeUpstreamTLS(extraRootsFile: nil, protocols: ["http/1.1"]),
             limits: ProxyLimits(),
             recorder: nil,
             logger: Logger(label: "test")

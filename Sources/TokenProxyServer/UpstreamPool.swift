@@ -1,0 +1,172 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import Synchronization
+
+/// A channel an exchange writes one request to: an HTTP/1.1 connection, or one HTTP/2 stream.
+struct UpstreamLease {
+    var endpoint: UpstreamEndpoint
+    var channel: Channel
+    var handler: UpstreamHandler
+    /// An HTTP/2 stream carries exactly one exchange and closes after it.
+    var isStream: Bool
+
+    /// The lease of a channel the pool handed out. Call on the channel's loop.
+    init(channel: Channel, endpoint: UpstreamEndpoint) throws {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+        self.isStream = channel.parent != nil
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamLease: Sendable {}
+
+/// Reusable upstream connections of one event loop: idle HTTP/1.1 connections by endpoint, and one HTTP/2
+/// connection per endpoint multiplexing every request to it.
+///
+/// Used only on its event loop (the client channels of that loop lease from it), so it needs no locks. A connection
+/// is returned only after a clean, keep-alive exchange; one that saw an error or a malformed response is closed.
+final class UpstreamPool {
+    struct Configuration {
+        /// Idle HTTP/1.1 connections kept per endpoint.
+        var maxIdlePerEndpoint = 16
+        /// How long an idle connection is kept.
+        var idleTimeout: TimeAmount = .seconds(60)
+    }
+
+    private struct IdleConnection {
+        var channel: Channel
+        var handler: UpstreamHandler
+        var expiry: Scheduled<Void>
+    }
+
+    private struct HTTP2Connection {
+        var channel: Channel
+        var multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    }
+
+    private let eventLoop: EventLoop
+    private let runtime: ProxyRuntime
+    private let configuration: Configuration
+    private var idle: [UpstreamEndpoint: [IdleConnection]] = [:]
+    private var http2: [UpstreamEndpoint: HTTP2Connection] = [:]
+    /// Connections opened so far, for tests and status.
+    private(set) var connectionsOpened = 0
+
+    init(eventLoop: EventLoop, runtime: ProxyRuntime, configuration: Configuration = Configuration()) {
+        self.eventLoop = eventLoop
+        self.runtime = runtime
+        self.configuration = configuration
+    }
+
+    /// A channel for one request to `endpoint` (make it a lease with ``UpstreamLease/init(channel:endpoint:)`` on
+    /// the loop). `exclusiveHTTP1` forces a fresh HTTP/1.1 connection that is never shared (a WebSocket handshake
+    /// turns it into a tunnel).
+    func lease(_ endpoint: UpstreamEndpoint, exclusiveHTTP1: Bool = false) -> EventLoopFuture<Channel> {
+        eventLoop.assertInEventLoop()
+        if !exclusiveHTTP1 {
+            if let connection = http2[endpoint], connection.channel.isActive {
+                return openStream(on: connection)
+            }
+            while var connections = idle[endpoint], let reused = connections.popLast() {
+                idle[endpoint] = connections.isEmpty ? nil : connections
+                reused.expiry.cancel()
+                if reused.channel.isActive {
+                    return eventLoop.makeSucceededFuture(reused.channel)
+                }
+            }
+        }
+        connectionsOpened += 1
+        let eventLoop = self.eventLoop
+        return UpstreamConnector.connect(to: endpoint, on: eventLoop, runtime: runtime, allowHTTP2: !exclusiveHTTP1)
+            .assumeIsolated()
+            .flatMap { channel, upstreamProtocol -> EventLoopFuture<Channel> in
+                switch upstreamProtocol {
+                case .http1:
+                    return eventLoop.makeSucceededFuture(channel)
+                case .http2:
+                    do {
+                        let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
+                            .syncMultiplexer()
+                        let connection = HTTP2Connection(channel: channel, multiplexer: multiplexer)
+                        if self.http2[endpoint]?.channel.isActive != true {
+                            self.http2[endpoint] = connection
+                            channel.closeFuture.assumeIsolated().whenComplete { _ in
+                                if self.http2[endpoint]?.channel === channel { self.http2[endpoint] = nil }
+                            }
+                        }
+                        return self.openStream(on: connection)
+                    } catch {
+                        channel.close(promise: nil)
+                        return eventLoop.makeFailedFuture(error)
+                    }
+                }
+            }
+            .nonisolated()
+    }
+
+    /// Takes back a lease after its exchange. Only a cleanly finished HTTP/1.1 keep-alive connection is kept.
+    func release(_ lease: UpstreamLease, reusable: Bool) {
+        eventLoop.assertInEventLoop()
+        lease.handler.delegate = nil
+        guard reusable, !lease.isStream, lease.channel.isActive else {
+            lease.channel.close(promise: nil)
+            return
+        }
+        var connections = idle[lease.endpoint] ?? []
+        guard connections.count < configuration.maxIdlePerEndpoint else {
+            lease.channel.close(promise: nil)
+            return
+        }
+        let channel = lease.channel
+        let endpoint = lease.endpoint
+        let expiry = eventLoop.assumeIsolated().scheduleTask(in: configuration.idleTimeout) {
+            self.dropIdle(channel, endpoint: endpoint)
+            channel.close(promise: nil)
+        }
+        connections.append(IdleConnection(channel: channel, handler: lease.handler, expiry: expiry))
+        idle[endpoint] = connections
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.dropIdle(channel, endpoint: endpoint)
+        }
+    }
+
+    private func dropIdle(_ channel: Channel, endpoint: UpstreamEndpoint) {
+        guard var connections = idle[endpoint] else { return }
+        connections.removeAll { $0.channel === channel }
+        idle[endpoint] = connections.isEmpty ? nil : connections
+    }
+
+    private func openStream(on connection: HTTP2Connection) -> EventLoopFuture<Channel> {
+        let promise = eventLoop.makePromise(of: Channel.self)
+        connection.multiplexer.createStreamChannel(promise: promise) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https))
+                try stream.pipeline.syncOperations.addHandler(UpstreamHandler())
+            }
+        }
+        return promise.futureResult
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamPool: Sendable {}
+
+/// One ``UpstreamPool`` per event loop.
+final class UpstreamPools: Sendable {
+    private let pools = Mutex<[ObjectIdentifier: NIOLoopBound<UpstreamPool>]>([:])
+
+    /// The pool of `eventLoop`, created on first use. Call on that loop.
+    func pool(for eventLoop: EventLoop, runtime: ProxyRuntime) -> UpstreamPool {
+        let key = ObjectIdentifier(eventLoop)
+        if let existing = pools.withLock({ $0[key] }) { return existing.value }
+        let created = NIOLoopBound(UpstreamPool(eventLoop: eventLoop, runtime: runtime), eventLoop: eventLoop)
+        return pools.withLock { pools in
+            if let existing = pools[key] { return existing.value }
+            pools[key] = created
+            return created.value
+        }
+    }
+}
