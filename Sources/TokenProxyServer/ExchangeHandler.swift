@@ -10,7 +10,7 @@ import TokenProxyCore
 /// The upstream channel runs on the same event loop, so the two sides talk without locks or hops. A request head is
 /// written upstream only after the upstream connection is ready, which for TLS means its certificate chain and host
 /// name were verified: a credential never leaves the proxy towards an unverified server.
-final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
+final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamHandlerDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -47,6 +47,10 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     private var readPending = false
     /// The request being prepared while the state is `.preparing`.
     private var preparation: Preparation?
+    /// Whether the current request asks to switch to WebSocket (HTTP/1.1 `Upgrade`).
+    private var isUpgradeRequest = false
+    /// The 101 to send once the origin's 101 has ended and both connections switch to a tunnel.
+    private var acceptedUpgrade: HTTPResponseHead?
     /// Whether the current request's head (and so its credential) was written to an upstream.
     private var requestHeadWritten = false
 
@@ -196,8 +200,15 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
         var headers = head.headers
         let wasChunked = headers.isChunkedTransferEncoding
+        let upgrade = WebSocketUpgrade.requested(by: head)
         headers.removeHopByHopHeaders()
         MessageFraming.frameRequest(&headers, wasChunked: wasChunked)
+        if let upgrade {
+            // The one hop-by-hop exchange that must reach the origin: it decides whether the connection upgrades.
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
+        isUpgradeRequest = upgrade != nil
         if let hostHeader = target.hostHeader { headers.replaceAll(name: "host", with: hostHeader) }
         let draft = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.originForm, headers: headers)
 
@@ -232,7 +243,8 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
         closeUpstream()
         let endpoint = target.endpoint
-        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime).lease(endpoint)
+        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime)
+            .lease(endpoint, exclusiveHTTP1: isUpgradeRequest)
             .assumeIsolated()
             .whenComplete { result in
                 self.upstreamConnected(result, endpoint: endpoint)
@@ -380,7 +392,21 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
         guard let context, case .streaming(let requestDone, false) = state else { return }
         switch part {
+        case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
+            guard isUpgradeRequest, upstream != nil else {
+                upstreamEnded(reason: (.badGateway, "the upstream switched protocols without being asked to"))
+                return
+            }
+            record?.status = 101
+            var headers = upstreamHead.headers
+            headers.removeHopByHopHeaders()
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upstreamHead.headers["upgrade"].first ?? "websocket")
+            // Held until the 101's end: the client starts sending frames as soon as it sees the 101, and by then
+            // both pipelines must carry bytes, not HTTP.
+            acceptedUpgrade = HTTPResponseHead(version: clientVersion, status: .switchingProtocols, headers: headers)
         case .head(let upstreamHead):
+            if isUpgradeRequest { upstreamKeepAlive = false }  // an unaccepted upgrade: do not reuse that connection
             let code = upstreamHead.status.code
             let isInformational = (100..<200).contains(code) && code != 101
             var headers = upstreamHead.headers
@@ -402,6 +428,11 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
             record?.bytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { upstream?.handler.pauseReads() }
+        case .end where acceptedUpgrade != nil:
+            // Switch after the 101's end: the response decoder may then be removed from inside its decode loop.
+            if let upstream, let head = acceptedUpgrade {
+                becomeWebSocketTunnel(context: context, upstream: upstream, switchingHead: head)
+            }
         case .end(let trailers):
             state = .streaming(requestDone: requestDone, responseDone: true)
             // Settle the exchange before the final write: on an HTTP/2 stream that write closes the stream channel
@@ -469,6 +500,48 @@ final class ExchangeHandler: ChannelDuplexHandler, UpstreamHandlerDelegate {
 
     private func finishIfDone() {
         settleIfDone()?.apply(to: self)
+    }
+
+    // MARK: WebSocket
+
+    /// After a 101 from the origin: sends the 101 on, then takes both connections out of HTTP and glues them byte
+    /// for byte. The credential went only into the handshake request; the tunnel is recorded when it closes.
+    private func becomeWebSocketTunnel(
+        context: ChannelHandlerContext, upstream: UpstreamLease, switchingHead: HTTPResponseHead
+    ) {
+        acceptedUpgrade = nil
+        context.writeAndFlush(wrapOutboundOut(.head(switchingHead)), promise: nil)
+        responseHeadSent = true
+        self.upstream = nil
+        upstream.handler.delegate = nil
+        var tunnelRecord = record
+        record = nil
+        state = .refusing  // nothing more goes through this handler
+        tunnelRecord?.status = 101
+        guard let tunnelRecord else { return }
+        let accounting = TunnelAccounting(record: tunnelRecord, runtime: runtime)
+        let (clientGlue, serverGlue) = TunnelGlueHandler.matchedPair(accounting: accounting)
+        do {
+            let upstreamPipeline = upstream.channel.pipeline.syncOperations
+            try upstreamPipeline.addHandler(serverGlue)
+            _ = upstreamPipeline.removeHandler(upstream.handler)
+            _ = upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self))
+            _ = upstreamPipeline.removeHandler(
+                try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            )
+            let clientPipeline = context.pipeline.syncOperations
+            try clientPipeline.addHandler(clientGlue)
+            _ = clientPipeline.removeHandler(try clientPipeline.handler(type: HTTPServerPipelineHandler.self))
+            _ = clientPipeline.removeHandler(try clientPipeline.handler(type: HTTPResponseEncoder.self))
+            clientPipeline.removeHandler(context: context, promise: nil)
+            _ = clientPipeline.removeHandler(try clientPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            context.channel.read()
+            upstream.channel.read()
+        } catch {
+            runtime.logger.error("could not switch \(upstream.endpoint) to a WebSocket tunnel: \(error)")
+            upstream.channel.close(promise: nil)
+            context.close(promise: nil)
+        }
     }
 
     // MARK: Helpers

@@ -14,7 +14,7 @@ protocol UpstreamHandlerDelegate: AnyObject {
 
 /// The last handler of an upstream HTTP/1.1 connection or HTTP/2 stream: passes response parts to the exchange
 /// using it, and holds reads while that exchange's client cannot take more.
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
