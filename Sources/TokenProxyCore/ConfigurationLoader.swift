@@ -75,6 +75,17 @@ public enum ConfigurationLoader {
             configuration.auditLogPath = try audit.string("log")?.0
             try audit.rejectUnknownKeys()
         }
+        if var timeouts = try top.mapping("timeouts") {
+            let settings: [(String, WritableKeyPath<Timeouts, Duration>)] = [
+                ("connect", \.connect), ("tls_handshake", \.tlsHandshake), ("first_byte", \.firstByte), ("idle", \.idle),
+            ]
+            for (key, path) in settings {
+                if let node = timeouts.value(key) {
+                    configuration.timeouts[keyPath: path] = try parseDuration(node, key: "timeouts.\(key)", reader: timeouts)
+                }
+            }
+            try timeouts.rejectUnknownKeys()
+        }
         if var credentials = try top.mapping("credentials") {
             configuration.credentials = try parseCredentials(&credentials)
         }

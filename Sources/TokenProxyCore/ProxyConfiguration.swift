@@ -15,6 +15,8 @@ public struct ProxyConfiguration: Sendable {
     public var credentials: [CredentialConfiguration]
     /// The rules, in file order.
     public var rules: [Rule]
+    /// How long each step may take.
+    public var timeouts = Timeouts()
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
 

@@ -49,6 +49,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var preparation: Preparation?
     /// Whether the current request asks to switch to WebSocket (HTTP/1.1 `Upgrade`).
     private var isUpgradeRequest = false
+    /// Fires when the upstream has not started its response in time.
+    private var firstByteTimer: Scheduled<Void>?
     /// The 101 to send once the origin's 101 has ended and both connections switch to a tunnel.
     private var acceptedUpgrade: HTTPResponseHead?
     /// Whether the current request's head (and so its credential) was written to an upstream.
@@ -109,6 +111,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        firstByteTimer?.cancel()
+        firstByteTimer = nil
         switch state {
         case .preparing, .streaming(_, false):
             finishRecord(decision: .error, reason: "the client closed the connection before the response ended")
@@ -327,6 +331,14 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         let channel = upstream.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         requestHeadWritten = true
+        let endpoint = upstream.endpoint.description
+        let limit = runtime.limits.firstByteTimeout
+        firstByteTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: limit) {
+            self.firstByteTimer = nil
+            self.upstreamEnded(
+                reason: (.gatewayTimeout, "\(endpoint) sent no response within \(limit.nanoseconds / 1_000_000_000) s")
+            )
+        }
         if let body {
             if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
             channel.write(HTTPClientRequestPart.end(nil), promise: nil)
@@ -391,6 +403,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
         guard let context, case .streaming(let requestDone, false) = state else { return }
+        firstByteTimer?.cancel()
+        firstByteTimer = nil
         switch part {
         case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
             guard isUpgradeRequest, upstream != nil else {
@@ -460,6 +474,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     private func upstreamEnded(reason: (status: HTTPResponseStatus, reason: String)) {
+        firstByteTimer?.cancel()
+        firstByteTimer = nil
         let channel = upstream?.channel
         upstream?.handler.delegate = nil
         upstream = nil

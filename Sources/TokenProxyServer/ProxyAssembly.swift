@@ -32,10 +32,11 @@ public struct ProxyAssembly: Sendable {
         configuration: ProxyConfiguration,
         listen: HostPort,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        limits: ProxyLimits = ProxyLimits(),
+        limits: ProxyLimits? = nil,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
+        let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
         let resolver = SecretResolver(environment: environment)
         let credentials = try CredentialStore(configuration: configuration, resolver: resolver)
         let (authority, created) = try CertificateAuthority.loadOrCreate(

@@ -145,9 +145,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 return channel.eventLoop.makeCompletedFuture {
                     guard let sniHandler = sniReference.value else { throw ChannelError.ioOnClosedChannel }
                     let tls = NIOSSLServerHandler(context: tlsContext)
+                    let deadline = HandshakeDeadline(timeout: runtime.limits.handshakeTimeout)
                     try channel.pipeline.syncOperations.addHandler(tls, position: .after(sniHandler))
+                    try channel.pipeline.syncOperations.addHandler(deadline, position: .after(tls))
                     try channel.pipeline.syncOperations.addHandler(
-                        InterceptedProtocols.negotiationHandler(session: session, runtime: runtime), position: .after(tls)
+                        InterceptedProtocols.negotiationHandler(session: session, runtime: runtime),
+                        position: .after(deadline)
                     )
                 }
             })

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TokenProxyCore
 
 /// The bounds that keep a peer from making the proxy hold unbounded memory or wait forever.
 public struct ProxyLimits: Sendable {
@@ -9,8 +10,12 @@ public struct ProxyLimits: Sendable {
     public var maxHeaderCount: Int = 200
     /// How long to wait for a TCP connection to an upstream.
     public var connectTimeout: TimeAmount = .seconds(10)
-    /// How long a client may take to send a CONNECT or first request head, and the TLS handshake.
-    public var handshakeTimeout: TimeAmount = .seconds(30)
+    /// How long a TLS handshake (client or upstream) may take.
+    public var handshakeTimeout: TimeAmount = .seconds(10)
+    /// How long an upstream may take from the request to the start of its response.
+    public var firstByteTimeout: TimeAmount = .seconds(60)
+    /// How long a client connection or tunnel may be silent both ways.
+    public var idleTimeout: TimeAmount = .seconds(300)
     /// The largest body buffered to compute an AWS payload signature (services other than S3).
     public var maxSignedBodyBytes: Int = 16 * 1024 * 1024
     /// Most concurrent HTTP/2 streams a client may open on one intercepted connection.
@@ -20,6 +25,14 @@ public struct ProxyLimits: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// The defaults with the configured timeouts.
+    public init(timeouts: Timeouts) {
+        connectTimeout = TimeAmount(timeouts.connect)
+        handshakeTimeout = TimeAmount(timeouts.tlsHandshake)
+        firstByteTimeout = TimeAmount(timeouts.firstByte)
+        idleTimeout = TimeAmount(timeouts.idle)
+    }
 
     /// The decoder limits derived from these bounds.
     var decoderLimits: NIOHTTPDecoderLimitConfiguration {

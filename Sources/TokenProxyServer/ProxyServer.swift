@@ -48,6 +48,9 @@ public struct ProxyServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    // First in the pipeline, so it outlives every switch (interception, tunnel, WebSocket).
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: runtime.limits.idleTimeout))
+                    try pipeline.addHandler(IdleConnectionCloser())
                     try pipeline.addHandlers(HTTPPipeline.proxyFacingHandlers(limits: runtime.limits))
                     try pipeline.addHandler(ProxyConnectionHandler(runtime: runtime))
                 }
