@@ -205,7 +205,12 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         var headers = head.headers
         let wasChunked = headers.isChunkedTransferEncoding
         let upgrade = WebSocketUpgrade.requested(by: head)
+        let wantsTrailers = headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
         headers.removeHopByHopHeaders()
+        if wantsTrailers {
+            // `TE: trailers` is the one TE value that crosses hops (HTTP/2 allows only it; gRPC servers require it).
+            headers.add(name: "te", value: "trailers")
+        }
         MessageFraming.frameRequest(&headers, wasChunked: wasChunked)
         if let upgrade {
             // The one hop-by-hop exchange that must reach the origin: it decides whether the connection upgrades.
