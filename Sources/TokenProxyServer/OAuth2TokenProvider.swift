@@ -146,7 +146,7 @@ public final class OAuth2TokenProvider: Sendable {
             response = try await client.execute(request, timeout: settings.timeout)
             payload = try await response.body.collect(upTo: 64 * 1024)
         } catch {
-            throw OAuth2Error("credential '\(name)': token endpoint \(settings.tokenURL) failed: \(error)")
+            throw OAuth2Error("token endpoint \(settings.tokenURL) failed: \(error)")
         }
         let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: payload))
         guard (200..<300).contains(response.status.code) else {
@@ -158,15 +158,15 @@ public final class OAuth2TokenProvider: Sendable {
                 detail += " (\(Self.printable(description, redacting: ours)))"
             }
             throw OAuth2Error(
-                "credential '\(name)': token endpoint answered \(response.status.code)\(detail)"
+                "token endpoint answered \(response.status.code)\(detail)"
             )
         }
         guard let decoded, let accessToken = decoded.accessToken, !accessToken.isEmpty else {
-            throw OAuth2Error("credential '\(name)': token endpoint response has no access_token")
+            throw OAuth2Error("token endpoint response has no access_token")
         }
         let token = Secret(accessToken)
         guard !token.containsHeaderUnsafeBytes else {
-            throw OAuth2Error("credential '\(name)': access token contains a control character")
+            throw OAuth2Error("the access token contains a control character")
         }
         if let newRefresh = decoded.refreshToken, !newRefresh.isEmpty {
             // Providers that rotate refresh tokens invalidate the old one: keep the newest.
@@ -208,7 +208,11 @@ public final class OAuth2TokenProvider: Sendable {
         var cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
         for secret in secrets {
             secret.withUnsafeString { value in
-                if !value.isEmpty { cleaned = cleaned.replacingOccurrences(of: value, with: "<redacted>") }
+                guard !value.isEmpty else { return }
+                // Also as form-encoded, the way the endpoint received it.
+                for spelling in Set([value, formEncode(value)]) {
+                    cleaned = cleaned.replacingOccurrences(of: spelling, with: "<redacted>")
+                }
             }
         }
         return String(cleaned.prefix(200))
