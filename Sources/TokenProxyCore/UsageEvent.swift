@@ -98,7 +98,9 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         try container.encode(status, forKey: .status)
         try container.encode(bytesIn, forKey: .bytesIn)
         try container.encode(bytesOut, forKey: .bytesOut)
-        try container.encode((durationMilliseconds * 1000).rounded() / 1000, forKey: .durationMilliseconds)
+        // A non-finite duration (a clock gone wrong) must not cost the record: JSON cannot hold it, so write 0.
+        let duration = durationMilliseconds.isFinite ? (durationMilliseconds * 1000).rounded() / 1000 : 0
+        try container.encode(duration, forKey: .durationMilliseconds)
         try container.encode(decision, forKey: .decision)
         try container.encode(reason, forKey: .reason)
     }

@@ -69,7 +69,7 @@ public struct ProxyAssembly: Sendable {
         }
         var recorder: UsageRecorder?
         if let path = configuration.auditLogPath {
-            recorder = try UsageRecorder(configuration: .init(logPath: path), logger: logger)
+            recorder = try UsageRecorder(logPath: path, logger: logger)
         }
         let vault = CredentialVault(store: credentials, httpClient: httpClient)
         let runtime = ProxyRuntime(

@@ -3,22 +3,20 @@ import Logging
 import Synchronization
 import TokenProxyCore
 
-/// Takes usage events from the data path and appends them to the audit log on a thread of its own.
+/// Takes usage events from the data path and hands them to the sinks (audit log, usage store) on a thread of its own.
 ///
 /// `record(_:)` never blocks and never does I/O: it appends to a bounded in-memory queue. A dedicated writer
-/// thread drains the queue, encodes each event as one JSON line and writes it. When the queue is full the event
-/// is dropped and counted, and the count is reported, so nothing is lost silently.
+/// thread drains the queue and writes each batch to every sink. When the queue is full the event is dropped and
+/// counted; when a sink fails, its events are counted as failed and the recorder reports itself unhealthy until a
+/// write succeeds again. Nothing is lost silently: both counts are reported.
 public final class UsageRecorder: Sendable {
     /// Tunables of the recorder.
     public struct Configuration: Sendable {
-        /// The JSON-lines file to append to.
-        public var logPath: String
         /// How many events may wait in memory before new ones are dropped (and counted).
         public var queueCapacity: Int
 
-        /// Creates a configuration for `logPath`.
-        public init(logPath: String, queueCapacity: Int = 16_384) {
-            self.logPath = logPath
+        /// Creates a configuration.
+        public init(queueCapacity: Int = 16_384) {
             self.queueCapacity = queueCapacity
         }
     }
@@ -26,6 +24,8 @@ public final class UsageRecorder: Sendable {
     private struct State {
         var pending: [UsageEvent] = []
         var dropped = 0
+        var failed = 0
+        var lastFailure: String?
         var stopping = false
     }
 
@@ -36,18 +36,21 @@ public final class UsageRecorder: Sendable {
     private let writtenCount = Atomic<Int>(0)
     private let logger: Logger
 
-    /// Opens (creating if needed, mode 0600) the log and starts the writer thread.
-    ///
-    /// Throws when the file or its directory cannot be created or opened for appending.
-    public init(configuration: Configuration, logger: Logger) throws {
+    /// Starts the writer thread over `sinks`, which it owns from now on (it closes them at shutdown).
+    public init(configuration: Configuration = Configuration(), sinks: [any UsageSink], logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        let handle = try Self.openForAppending(configuration.logPath)
+        let box = SinkBox(sinks)
         let thread = Thread { [self] in
-            self.runWriter(handle)
+            self.runWriter(box.sinks)
         }
         thread.name = "tokenproxy-recorder"
         thread.start()
+    }
+
+    /// Convenience: a recorder writing one JSON-lines audit log at `logPath`.
+    public convenience init(logPath: String, configuration: Configuration = Configuration(), logger: Logger) throws {
+        self.init(configuration: configuration, sinks: [try AuditLogWriter(path: logPath)], logger: logger)
     }
 
     /// Queues `event` for writing. Never blocks; drops and counts the event if the queue is full.
@@ -63,17 +66,33 @@ public final class UsageRecorder: Sendable {
         if accepted { wakeUp.signal() }
     }
 
-    /// Events dropped because the queue was full or the recorder was stopping.
+    /// Events dropped because the queue was full, the recorder was stopping, or an event could not be encoded.
     public var droppedCount: Int {
         state.withLock { $0.dropped }
     }
 
-    /// Events written to the log so far.
+    /// Events a sink failed to store.
+    public var failedCount: Int {
+        state.withLock { $0.failed }
+    }
+
+    /// Why the last write failed, while the recorder is unhealthy; `nil` when the last write succeeded.
+    public var currentFailure: String? {
+        state.withLock { $0.lastFailure }
+    }
+
+    /// Events waiting in the queue.
+    public var queueDepth: Int {
+        state.withLock { $0.pending.count }
+    }
+
+    /// Events written to every sink so far.
     public var writtenEvents: Int {
         writtenCount.load(ordering: .relaxed)
     }
 
-    /// Writes everything queued, then stops the writer thread. Blocks the caller: call it off any event loop.
+    /// Writes everything queued, flushes and closes the sinks, then stops the writer thread. Blocks the caller: call
+    /// it off any event loop.
     public func shutdown() {
         let alreadyStopping = state.withLock { state -> Bool in
             defer { state.stopping = true }
@@ -84,34 +103,28 @@ public final class UsageRecorder: Sendable {
         finished.wait()
     }
 
-    private func runWriter(_ handle: FileHandle) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Self.timestampFormatter.format(date))
-        }
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+    private func runWriter(_ sinks: [any UsageSink]) {
         while true {
             wakeUp.wait()
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
                 defer { state.pending.removeAll(keepingCapacity: true) }
                 return (state.pending, state.stopping)
             }
-            if !batch.isEmpty {
-                write(batch, with: encoder, to: handle)
-            }
+            if !batch.isEmpty { write(batch, to: sinks, final: false) }
             if stopping {
                 // Drain whatever arrived between the swap and now; `record` refuses new events once stopping.
                 let rest = state.withLock { state -> [UsageEvent] in
                     defer { state.pending.removeAll() }
                     return state.pending
                 }
-                if !rest.isEmpty { write(rest, with: encoder, to: handle) }
-                try? handle.synchronize()
-                try? handle.close()
-                let dropped = droppedCount
+                write(rest, to: sinks, final: true)
+                for sink in sinks { sink.close() }
+                let (dropped, failed) = state.withLock { ($0.dropped, $0.failed) }
                 if dropped > 0 {
                     logger.warning("usage recorder dropped \(dropped) events because its queue was full")
+                }
+                if failed > 0 {
+                    logger.warning("usage recorder could not store \(failed) events (see the errors above)")
                 }
                 finished.signal()
                 return
@@ -119,59 +132,33 @@ public final class UsageRecorder: Sendable {
         }
     }
 
-    private func write(_ batch: [UsageEvent], with encoder: JSONEncoder, to handle: FileHandle) {
-        var data = Data()
-        var encoded = 0
-        for event in batch {
+    private func write(_ batch: [UsageEvent], to sinks: [any UsageSink], final: Bool) {
+        var failure: String?
+        for sink in sinks {
             do {
-                data.append(try encoder.encode(event))
-                data.append(UInt8(ascii: "\n"))
-                encoded += 1
+                if !batch.isEmpty { try sink.write(batch) }
+                try sink.flush(final: final)
             } catch {
-                state.withLock { $0.dropped += 1 }
-                logger.error("usage recorder could not encode an event: \(error)")
+                failure = "\(sink.name): \(error)"
+                logger.error("usage recorder could not store \(batch.count) events in \(sink.name): \(error)")
             }
         }
-        do {
-            try handle.write(contentsOf: data)
-            writtenCount.add(encoded, ordering: .relaxed)
-        } catch {
-            state.withLock { $0.dropped += encoded }
-            logger.error(
-                "usage recorder could not write \(batch.count) events to \(configuration.logPath): \(error)"
-            )
+        state.withLock { state in
+            state.lastFailure = failure
+            if failure != nil { state.failed += batch.count }
         }
+        if failure == nil { writtenCount.add(batch.count, ordering: .relaxed) }
     }
-
-    private static func openForAppending(_ path: String) throws -> FileHandle {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
-            )
-        }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw RecorderError(
-                description: "cannot open audit log \(path) for appending: \(String(cString: strerror(errno)))"
-            )
-        }
-        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-    }
-
-    private static let timestampFormatter = TimestampFormatter()
 }
 
-/// An audit log that cannot be opened or written.
+/// A public error of the recorder and its sinks.
 public struct RecorderError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
-/// RFC 3339 timestamps with milliseconds, in UTC.
-struct TimestampFormatter: Sendable {
-    func format(_ date: Date) -> String {
-        date.formatted(
-            Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!)
-        )
-    }
+/// Moves the sinks (used only by the writer thread from then on) into it.
+private final class SinkBox: @unchecked Sendable {
+    let sinks: [any UsageSink]
+    init(_ sinks: [any UsageSink]) { self.sinks = sinks }
 }

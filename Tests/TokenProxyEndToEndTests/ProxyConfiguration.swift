@@ -2,8 +2,10 @@ import Foundation
 
 /// The YAML configuration one end-to-end test runs the proxy with.
 ///
-/// Every test uses one credential, `e2e`, whose value the proxy reads from `TP_E2E_TOKEN` in its own environment:
-/// the value is never in a file the test writes, so finding it on disk later can only mean the proxy leaked it.
+/// By default a test uses one credential, `e2e`, whose value the proxy reads from `TP_E2E_TOKEN` in its own
+/// environment: the value is never in a file the test writes, so finding it on disk later can only mean the proxy
+/// leaked it. Tests of other sources and forms write `credentials:`/`rules:` verbatim and declare where each
+/// canary lives (variables, secret files, sealed blobs); only the declared secret files are exempt from the scan.
 struct ProxyConfiguration: Sendable {
     /// One entry of `rules:`.
     struct Rule: Sendable {
@@ -26,21 +28,75 @@ struct ProxyConfiguration: Sendable {
     /// The header every rule injects.
     static let injectedHeader = "Authorization"
 
+    /// A file holding a canary that the fixture writes before the proxy starts, for `file:` and `command:` sources.
+    ///
+    /// Its contents are exempt from the canary check (it is where the secret is meant to be); a copy anywhere else
+    /// in the test directory still fails the test.
+    struct SecretFile: Sendable {
+        /// The path relative to the test directory.
+        var path: String
+        /// Which canary the file holds (see ``secretVariables``).
+        var canary: String = ProxyConfiguration.credentialName
+        /// The file's permission bits.
+        var mode: Int = 0o600
+    }
+
     /// The rules, in order; the default is one rule for `localhost`.
     var rules: [Rule] = [Rule()]
 
+    /// The entries under `credentials:`, verbatim (two-space indented), instead of the one generated `e2e`
+    /// credential. `{{dir}}` stands for the test directory, `{{sealed:NAME}}` for the blob of
+    /// ``sealedCredentials``[NAME].
+    var credentialsYAML: String? = nil
+    /// The entries under `rules:`, verbatim (two-space indented), instead of ``rules``. `{{dir}}` as above.
+    var rulesYAML: String? = nil
+
+    /// The proxy's environment variables that hold canaries: variable → canary label.
+    ///
+    /// Each label names one canary, made fresh per test; ``credentialName`` is the fixture's main canary, any other
+    /// label gets its own. Values exist only in the proxy's environment, never in a file the test writes.
+    var secretVariables: [String: String] = [credentialVariable: credentialName]
+    /// Files holding canaries, written before the proxy starts.
+    var secretFiles: [SecretFile] = []
+    /// Credentials sealed with `tokenproxy seal NAME --dir <ca dir>` before the proxy starts: credential name →
+    /// canary label. The canary is piped to `seal` from its environment; the blob replaces `{{sealed:NAME}}`.
+    var sealedCredentials: [String: String] = [:]
+    /// More environment for the proxy, holding no secret.
+    var environment: [String: String] = [:]
+    /// More arguments for `tokenproxy serve`.
+    var serveArguments: [String] = []
+
+    /// Every canary label the configuration refers to.
+    var canaryLabels: Set<String> {
+        Set(secretVariables.values).union(secretFiles.map(\.canary)).union(sealedCredentials.values)
+    }
+
     /// The config file's text, with every path absolute inside `directory`.
-    func yaml(in directory: TestDirectory, upstreamBundle: String) -> String {
+    ///
+    /// - Parameter sealed: the blobs of ``sealedCredentials`` by credential name, for `{{sealed:NAME}}`.
+    func yaml(in directory: TestDirectory, upstreamBundle: String, sealed: [String: String] = [:]) -> String {
         var lines = [
             "listen: 127.0.0.1:0",
-            "ca: { dir: \(quoted(directory.file("certs"))) }",
+            "ca: { dir: \(quoted(Self.caDirectory(in: directory))) }",
             "upstream: { ca_bundle: \(quoted(upstreamBundle)) }",
             "audit: { log: \(quoted(directory.file("audit.jsonl"))) }",
             "credentials:",
-            "  \(Self.credentialName):",
-            "    source: env:\(Self.credentialVariable)",
-            "rules:",
         ]
+        if let credentialsYAML {
+            var text = credentialsYAML
+            for (name, blob) in sealed {
+                text = text.replacingOccurrences(of: "{{sealed:\(name)}}", with: blob)
+            }
+            lines.append(expand(text, in: directory))
+        } else {
+            lines.append("  \(Self.credentialName):")
+            lines.append("    source: env:\(Self.credentialVariable)")
+        }
+        lines.append("rules:")
+        if let rulesYAML {
+            lines.append(expand(rulesYAML, in: directory))
+            return lines.joined(separator: "\n") + "\n"
+        }
         for rule in rules {
             lines.append("  - host: \(quoted(rule.host))")
             lines.append("    credential: \(Self.credentialName)")
@@ -59,6 +115,16 @@ struct ProxyConfiguration: Sendable {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The directory of the proxy's CA (and seal key).
+    static func caDirectory(in directory: TestDirectory) -> String {
+        directory.file("certs")
+    }
+
+    private func expand(_ text: String, in directory: TestDirectory) -> String {
+        let trimmed = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        return trimmed.replacingOccurrences(of: "{{dir}}", with: directory.path)
     }
 
     private func quoted(_ value: String) -> String {

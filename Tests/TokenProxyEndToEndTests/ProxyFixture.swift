@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One end-to-end test's world: a temp directory, freshly minted certificates, a canary credential, a running
 /// proxy, the origins the test starts and the clients it runs.
 ///
@@ -21,6 +25,12 @@ final class ProxyFixture {
     let clients: Clients
 
     private let canary: String
+    /// Every canary of the test by label, the main one (``ProxyConfiguration/credentialName``) included.
+    private var canaries: [String: String]
+    /// The files written to hold a canary on purpose (absolute paths), exempt from the leak check.
+    private var secretFilePaths: Set<String>
+    /// The proxy's environment beyond the clean set, for other `tokenproxy` commands run on its behalf.
+    private let proxyEnvironment: [String: String]
     private var origins: [TestOrigin] = []
 
     private init(
@@ -28,13 +38,18 @@ final class ProxyFixture {
         certificates: TestCertificates,
         proxy: ProxyProcess,
         clients: Clients,
-        canary: String
+        canaries: [String: String],
+        secretFilePaths: Set<String>,
+        proxyEnvironment: [String: String]
     ) {
         self.directory = directory
         self.certificates = certificates
         self.proxy = proxy
         self.clients = clients
-        self.canary = canary
+        self.canary = canaries[ProxyConfiguration.credentialName] ?? ""
+        self.canaries = canaries
+        self.secretFilePaths = secretFilePaths
+        self.proxyEnvironment = proxyEnvironment
     }
 
     /// Runs `body` against a freshly started proxy, then tears everything down and checks for canary leaks.
@@ -50,13 +65,17 @@ final class ProxyFixture {
         _ body: (ProxyFixture) async throws -> Void
     ) async throws {
         let directory = try TestDirectory(label: label)
-        let canary = makeCanary()
+        var canaries: [String: String] = [:]
+        for canaryLabel in configuration.canaryLabels.union([ProxyConfiguration.credentialName]) {
+            canaries[canaryLabel] = makeCanary()
+        }
         let fixture: ProxyFixture
         do {
-            fixture = try await start(in: directory, configuration: configuration, canary: canary)
+            fixture = try await start(in: directory, configuration: configuration, canaries: canaries)
         } catch {
             // The proxy may have run (and written files) before failing; a leak there counts too.
-            checkNoLeak(of: canary, in: directory, sourceLocation: sourceLocation)
+            let secretFiles = Set(configuration.secretFiles.map { directory.file($0.path) })
+            checkNoLeak(of: Array(canaries.values), in: directory, except: secretFiles, sourceLocation: sourceLocation)
             directory.remove()
             throw error
         }
@@ -72,18 +91,63 @@ final class ProxyFixture {
         }
     }
 
+    /// What a `tokenproxy serve` that refused to start left behind.
+    struct StartupFailure: Sendable {
+        /// Its exit status.
+        let status: Int32
+        /// The end of its stdout and stderr, redacted.
+        let output: String
+    }
+
+    /// Starts the proxy with a configuration it must refuse, and returns how it failed.
+    ///
+    /// Records an issue (and throws) if the proxy starts anyway; the canary check runs either way.
+    static func startupFailure(
+        _ label: String,
+        configuration: ProxyConfiguration,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> StartupFailure {
+        do {
+            try await run(label, configuration: configuration, sourceLocation: sourceLocation) { _ in
+                Issue.record(
+                    "tokenproxy serve started although its configuration must be refused",
+                    sourceLocation: sourceLocation
+                )
+            }
+        } catch ProxyProcess.ProxyError.exited(let status, let output) {
+            return StartupFailure(status: status, output: output)
+        }
+        throw FixtureError.startedUnexpectedly
+    }
+
     private static func start(
         in directory: TestDirectory,
         configuration: ProxyConfiguration,
-        canary: String
+        canaries: [String: String]
     ) async throws -> ProxyFixture {
         let certificates = try TestCertificates(in: directory)
+        let allCanaries = Array(canaries.values)
+        var secretFilePaths: Set<String> = []
+        for file in configuration.secretFiles {
+            let path = try writeSecretFile(canaries[file.canary] ?? "", to: file.path, mode: file.mode, in: directory)
+            secretFilePaths.insert(path)
+        }
+        var sealed: [String: String] = [:]
+        for (name, canaryLabel) in configuration.sealedCredentials.sorted(by: { $0.key < $1.key }) {
+            sealed[name] = try await seal(canaries[canaryLabel] ?? "", name: name, in: directory, canaries: allCanaries)
+        }
+        var environment = configuration.environment
+        for (variable, canaryLabel) in configuration.secretVariables {
+            environment[variable] = canaries[canaryLabel]
+        }
         let proxy = try await ProxyProcess.start(
             in: directory,
             configuration: configuration,
             upstreamBundle: certificates.authorityPath,
-            secret: canary,
-            redact: { redact($0, canary: canary) }
+            secret: canaries[ProxyConfiguration.credentialName] ?? "",
+            environment: environment,
+            sealed: sealed,
+            redact: { redact($0, canaries: allCanaries) }
         )
         let proxyCA: String
         do {
@@ -103,8 +167,102 @@ final class ProxyFixture {
             certificates: certificates,
             proxy: proxy,
             clients: clients,
-            canary: canary
+            canaries: canaries,
+            secretFilePaths: secretFilePaths,
+            proxyEnvironment: environment
         )
+    }
+
+    /// Runs `tokenproxy seal NAME --dir <ca dir>` with `secret` piped to its stdin, and returns the `sealed:…` line.
+    ///
+    /// The value reaches the pipe through the shell's environment, never through a file or an argument.
+    private static func seal(
+        _ secret: String, name: String, in directory: TestDirectory, canaries: [String]
+    ) async throws -> String {
+        let run = try await runTokenproxy(
+            in: directory,
+            viaShell: #"printf '%s' "$TP_SEAL_INPUT" | "$0" "$@""#,
+            arguments: ["seal", name, "--dir", ProxyConfiguration.caDirectory(in: directory)],
+            environment: ["TP_SEAL_INPUT": secret]
+        )
+        let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("sealed:") }
+        guard run.exitCode == 0, let line else {
+            throw FixtureError.sealFailed(
+                redact(
+                    "exit \(run.exitCode.map(String.init) ?? "timeout"): \(run.stderr.suffix(1500))",
+                    canaries: canaries
+                )
+            )
+        }
+        return String(line)
+    }
+
+    /// Writes `secret` and a newline (which the proxy strips) to `relativePath` with `mode`, and returns the
+    /// absolute path.
+    ///
+    /// Written beside the target, given its mode, then renamed over it: a proxy re-reading the file meanwhile sees
+    /// the old contents or the new ones, never an empty or wrongly-permitted file.
+    private static func writeSecretFile(
+        _ secret: String, to relativePath: String, mode: Int, in directory: TestDirectory
+    ) throws -> String {
+        let path = directory.file(relativePath)
+        let temporary = try directory.write(secret + "\n", to: relativePath + ".new")
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
+        guard rename(temporary, path) == 0 else {
+            throw FixtureError.cannotWrite(path, String(cString: strerror(errno)))
+        }
+        return path
+    }
+
+    /// Runs the `tokenproxy` binary with `arguments`, output captured under `clients/`.
+    ///
+    /// - Parameters:
+    ///   - viaShell: a `/bin/sh -c` script that runs the binary as `"$0" "$@"` (to pipe something into it).
+    ///   - environment: variables beyond the clean set.
+    private static func runTokenproxy(
+        in directory: TestDirectory,
+        viaShell script: String? = nil,
+        arguments: [String],
+        environment: [String: String],
+        timeout: Duration = .seconds(30)
+    ) async throws -> Clients.Run {
+        let binary = try ProxyProcess.binaryPath()
+        let stem = "clients/tokenproxy-\(arguments.first ?? "")-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try directory.subdirectory("clients")
+        let child = try ChildProcess(
+            executable: script == nil ? binary : "/bin/sh",
+            arguments: script.map { ["-c", $0, binary] + arguments } ?? arguments,
+            environment: ChildProcess.cleanEnvironment(environment),
+            stdoutPath: directory.file("\(stem).stdout"),
+            stderrPath: directory.file("\(stem).stderr")
+        )
+        let exitCode = await child.waitForExit(timeout: timeout)
+        if exitCode == nil {
+            await child.stop(grace: .seconds(2))
+        }
+        return Clients.Run(
+            exitCode: exitCode,
+            stdout: (try? String(contentsOfFile: child.stdoutPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: child.stderrPath, encoding: .utf8)) ?? ""
+        )
+    }
+
+    /// Runs another `tokenproxy` command (`check`, `seal`, …) with the proxy's own environment, so it sees the
+    /// same sources; output is captured under `clients/` and scanned for canaries like everything else.
+    func runTokenproxy(_ arguments: [String]) async throws -> Clients.Run {
+        try await Self.runTokenproxy(in: directory, arguments: arguments, environment: proxyEnvironment)
+    }
+
+    /// Writes the canary `label` (made now if the test has none by that name yet) to `relativePath` with `mode`:
+    /// a secret file for a `file:` source, rewritten while the proxy runs. Exempt from the leak check.
+    @discardableResult
+    func writeSecretFile(canary label: String, to relativePath: String, mode: Int = 0o600) throws -> String {
+        if canaries[label] == nil {
+            canaries[label] = Self.makeCanary()
+        }
+        let path = try Self.writeSecretFile(canaries[label] ?? "", to: relativePath, mode: mode, in: directory)
+        secretFilePaths.insert(path)
+        return path
     }
 
     private func tearDown(sourceLocation: SourceLocation) async {
@@ -117,7 +275,9 @@ final class ProxyFixture {
         for origin in origins {
             await origin.shutdown()
         }
-        Self.checkNoLeak(of: canary, in: directory, sourceLocation: sourceLocation)
+        Self.checkNoLeak(
+            of: Array(canaries.values), in: directory, except: secretFilePaths, sourceLocation: sourceLocation
+        )
         directory.remove()
     }
 
@@ -175,6 +335,40 @@ final class ProxyFixture {
         )
     }
 
+    /// Whether `text` contains the canary `label` (or its random part).
+    func contains(_ text: String, canary label: String = ProxyConfiguration.credentialName) -> Bool {
+        guard let value = canaries[label] else { return false }
+        return text.contains(value) || text.contains(String(value.dropFirst(Self.canaryPrefix.count)))
+    }
+
+    /// Whether `text` is exactly `expected(canary)`: for values derived from a canary (a Basic header, a swapped
+    /// body), compared without the test ever holding, or printing, the value itself.
+    func isDerived(
+        _ text: String?,
+        canary label: String = ProxyConfiguration.credentialName,
+        _ expected: (String) -> String = { $0 }
+    ) -> Bool {
+        guard let text, let value = canaries[label] else { return false }
+        return text == expected(value)
+    }
+
+    /// Whether any canary of the test is in a header (also inside a `Basic` value's base64), the target or the
+    /// body of `request`.
+    func carriesAnyCanary(_ request: TestOrigin.RecordedRequest) -> Bool {
+        let headerTexts = request.headers.flatMap { header -> [String] in
+            var texts = [header.value]
+            let encoded = String(header.value.dropFirst(6)).trimmingCharacters(in: .whitespaces)
+            if header.value.lowercased().hasPrefix("basic "), let decoded = Data(base64Encoded: encoded) {
+                texts.append(String(decoding: decoded, as: UTF8.self))
+            }
+            return texts
+        }
+        return canaries.keys.contains { label in
+            contains(request.uri, canary: label) || contains(request.bodyText, canary: label)
+                || headerTexts.contains { contains($0, canary: label) }
+        }
+    }
+
     /// Expects `condition`, with a message that is redacted before it is recorded.
     ///
     /// Use this rather than `#expect` whenever the expression involves text the proxy or the origin produced
@@ -217,9 +411,9 @@ final class ProxyFixture {
         )
     }
 
-    /// `text` with the canary replaced, safe to put in a failure message.
+    /// `text` with every canary replaced, safe to put in a failure message.
     func redacted(_ text: String) -> String {
-        Self.redact(text, canary: canary)
+        Self.redact(text, canaries: Array(canaries.values))
     }
 
     /// A short, redacted account of a client run, for failure messages.
@@ -280,10 +474,20 @@ final class ProxyFixture {
             .replacingOccurrences(of: randomPart, with: "<redacted>")
     }
 
-    /// Records an issue for every file under `directory` that contains the canary (or its random part).
-    private static func checkNoLeak(of canary: String, in directory: TestDirectory, sourceLocation: SourceLocation) {
-        let needles = [Data(canary.utf8), Data(canary.dropFirst(canaryPrefix.count).utf8)]
-        for path in directory.allFiles() {
+    private static func redact(_ text: String, canaries: [String]) -> String {
+        canaries.reduce(text) { redact($0, canary: $1) }
+    }
+
+    /// Records an issue for every file under `directory`, other than the secret files `exempt`, that contains one
+    /// of `canaries` (or its random part).
+    private static func checkNoLeak(
+        of canaries: [String],
+        in directory: TestDirectory,
+        except exempt: Set<String>,
+        sourceLocation: SourceLocation
+    ) {
+        let needles = canaries.flatMap { [Data($0.utf8), Data($0.dropFirst(canaryPrefix.count).utf8)] }
+        for path in directory.allFiles() where !exempt.contains(path) {
             guard let contents = FileManager.default.contents(atPath: path) else { continue }
             let leaked = needles.contains { contents.range(of: $0) != nil }
             let relative = path.hasPrefix(directory.path) ? String(path.dropFirst(directory.path.count + 1)) : path
@@ -295,11 +499,17 @@ final class ProxyFixture {
     enum FixtureError: Error, CustomStringConvertible {
         case noProxyCA(String)
         case noAuditRecord(String)
+        case sealFailed(String)
+        case startedUnexpectedly
+        case cannotWrite(String, String)
 
         var description: String {
             switch self {
             case .noProxyCA(let path): "tokenproxy is listening but did not create its CA certificate at \(path)"
             case .noAuditRecord(let what): "no \(what) audit record"
+            case .sealFailed(let output): "tokenproxy seal failed: \(output)"
+            case .startedUnexpectedly: "tokenproxy serve started although its configuration must be refused"
+            case .cannotWrite(let path, let error): "cannot write \(path): \(error)"
             }
         }
     }

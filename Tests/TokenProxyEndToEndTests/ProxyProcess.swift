@@ -17,6 +17,10 @@ final class ProxyProcess {
     var stderrPath: String { child.stderrPath }
     /// The port the proxy listens on, parsed from its `listening on 127.0.0.1:PORT` line.
     let port: Int
+    /// The proxy's process id, for looking at it in `/proc`.
+    var pid: pid_t { child.pid }
+    /// Whether the proxy is still running.
+    var isRunning: Bool { child.isRunning }
 
     private let child: ChildProcess
     private var stopped = false
@@ -33,24 +37,31 @@ final class ProxyProcess {
     ///
     /// - Parameters:
     ///   - secret: the credential's value, placed in the proxy's environment and nowhere else.
+    ///   - environment: the proxy's variables beyond the clean set, replacing `TP_E2E_TOKEN=secret` when given
+    ///     (for configurations with other sources or several credentials).
+    ///   - sealed: blobs for the configuration's `{{sealed:NAME}}` markers.
     ///   - redact: applied to any proxy output quoted in an error, so a failure can never print the secret.
     static func start(
         in directory: TestDirectory,
         configuration: ProxyConfiguration,
         upstreamBundle: String,
         secret: String,
+        environment: [String: String]? = nil,
+        sealed: [String: String] = [:],
         redact: (String) -> String,
         startupTimeout: Duration = .seconds(30)
     ) async throws -> ProxyProcess {
         let binary = try binaryPath()
         let configPath = try directory.write(
-            configuration.yaml(in: directory, upstreamBundle: upstreamBundle),
+            configuration.yaml(in: directory, upstreamBundle: upstreamBundle, sealed: sealed),
             to: "tokenproxy.yaml"
         )
         let child = try ChildProcess(
             executable: binary,
-            arguments: ["serve", "--config", configPath, "--listen", "127.0.0.1:0"],
-            environment: ChildProcess.cleanEnvironment([ProxyConfiguration.credentialVariable: secret]),
+            arguments: ["serve", "--config", configPath, "--listen", "127.0.0.1:0"] + configuration.serveArguments,
+            environment: ChildProcess.cleanEnvironment(
+                environment ?? [ProxyConfiguration.credentialVariable: secret]
+            ),
             stdoutPath: directory.file("proxy.stdout"),
             stderrPath: directory.file("proxy.stderr")
         )

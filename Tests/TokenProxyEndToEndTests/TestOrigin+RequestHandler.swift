@@ -13,6 +13,7 @@ extension TestOrigin {
         private let recorder: Recorder
         private var current: (index: Int, keepAlive: Bool, version: HTTPVersion)?
         private var bodyBytes = 0
+        private var body: [UInt8] = []
 
         init(recorder: Recorder) {
             self.recorder = recorder
@@ -22,6 +23,7 @@ extension TestOrigin {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 bodyBytes = 0
+                body = []
                 let index = recorder.begin(
                     method: head.method.rawValue,
                     uri: head.uri,
@@ -37,10 +39,14 @@ extension TestOrigin {
                 }
             case .body(let buffer):
                 bodyBytes += buffer.readableBytes
+                let room = TestOrigin.recordedBodyLimit - body.count
+                if room > 0 {
+                    body += buffer.readableBytesView.prefix(room)
+                }
             case .end:
                 guard let current else { return }
                 self.current = nil
-                recorder.finish(current.index, bodyBytes: bodyBytes)
+                recorder.finish(current.index, bodyBytes: bodyBytes, body: body)
                 respond(context: context, keepAlive: current.keepAlive, version: current.version)
             }
         }

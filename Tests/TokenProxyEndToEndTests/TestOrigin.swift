@@ -24,6 +24,8 @@ final class TestOrigin: Sendable {
         let headers: [(name: String, value: String)]
         /// Body bytes received so far.
         var bodyBytes: Int
+        /// The first ``TestOrigin/recordedBodyLimit`` bytes of the body, once the request is complete.
+        var body: [UInt8] = []
         /// Whether the request's end was received.
         var isComplete: Bool
 
@@ -31,11 +33,17 @@ final class TestOrigin: Sendable {
             "\(method) \(uri) [headers: \(headers.map(\.name).joined(separator: ", "))] body=\(bodyBytes)"
         }
 
+        /// ``body`` as UTF-8 text (invalid bytes replaced).
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+
         /// All values of the header `name` (case-insensitive), in order.
         func values(of name: String) -> [String] {
             headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
         }
     }
+
+    /// How much of each request body is kept for ``RecordedRequest/body``; the rest is only counted.
+    static let recordedBodyLimit = 64 * 1024
 
     /// The text every response body starts with.
     static let greeting = "hello from origin"
@@ -162,10 +170,11 @@ extension TestOrigin {
             }
         }
 
-        /// Records the body size of the request at `index` and marks it complete.
-        func finish(_ index: Int, bodyBytes: Int) {
+        /// Records the body size (and the body's start) of the request at `index` and marks it complete.
+        func finish(_ index: Int, bodyBytes: Int, body: [UInt8] = []) {
             state.withLock {
                 $0.requests[index].bodyBytes = bodyBytes
+                $0.requests[index].body = body
                 $0.requests[index].isComplete = true
             }
         }
