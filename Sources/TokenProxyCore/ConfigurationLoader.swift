@@ -72,8 +72,13 @@ public enum ConfigurationLoader {
             try upstream.rejectUnknownKeys()
         }
         if var audit = try top.mapping("audit") {
-            configuration.auditLogPath = try audit.string("log")?.0
-            try audit.rejectUnknownKeys()
+            try parseAudit(&audit, into: &configuration)
+        }
+        if var admin = try top.mapping("admin") {
+            if let (text, location) = try admin.string("listen") {
+                configuration.adminListen = try parseListen(text, at: location)
+            }
+            try admin.rejectUnknownKeys()
         }
         if var timeouts = try top.mapping("timeouts") {
             let settings: [(String, WritableKeyPath<Timeouts, Duration>)] = [

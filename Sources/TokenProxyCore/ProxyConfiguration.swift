@@ -17,6 +17,16 @@ public struct ProxyConfiguration: Sendable {
     public var rules: [Rule]
     /// How long each step may take.
     public var timeouts = Timeouts()
+    /// The SQLite usage store (per-request rows and per-credential aggregates); `nil` turns it off.
+    public var usageStorePath: String? = "state/usage.db"
+    /// How often the audit log is made durable.
+    public var auditSync: AuditSyncPolicy = .interval
+    /// Rotate the audit log when it would grow past this many bytes; `nil` never rotates.
+    public var auditMaxBytes: Int?
+    /// What to do when usage records cannot be written.
+    public var auditOnFailure: AuditFailurePolicy = .warn
+    /// The admin endpoint (health, metrics, status); `nil` runs none.
+    public var adminListen: HostPort?
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
 

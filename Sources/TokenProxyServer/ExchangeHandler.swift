@@ -193,6 +193,14 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         record = ExchangeRecord(
             client: clientAddress, method: head.method, host: target.host, port: target.port, path: target.path
         )
+        if case .forwardProxy = mode, runtime.ownListeners.contains(host: target.host, port: target.port) {
+            refuse(.forbidden, "refusing to proxy to tokenproxy's own listener \(target.endpoint)", decision: .denied)
+            return
+        }
+        if let refusal = runtime.recordingRefusal {
+            refuse(.serviceUnavailable, refusal, decision: .error)
+            return
+        }
         if head.method == .CONNECT {
             refuse(.methodNotAllowed, "CONNECT must be the first request on a new proxy connection", decision: .denied)
             return

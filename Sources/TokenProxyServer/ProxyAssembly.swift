@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import TokenProxyCA
 import TokenProxyCore
@@ -14,6 +15,8 @@ import TokenProxyUsage
 /// Everything here that touches the disk or generates keys runs before any connection is accepted, never on an
 /// event loop.
 public struct ProxyAssembly: Sendable {
+    /// The version reported by `--version` and `/status`.
+    public static let version = "0.1.0"
     /// The services to run, in start order (stopped in reverse: the server first, then the recorder flushes).
     public let services: [any Service]
     /// The CA in use.
@@ -34,6 +37,9 @@ public struct ProxyAssembly: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         limits: ProxyLimits? = nil,
         logger: Logger,
+        adminListen: HostPort? = nil,
+        metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        onAdminListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
         let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
@@ -82,7 +88,8 @@ public struct ProxyAssembly: Sendable {
             upstreamTLSHTTP1Only: upstreamTLSHTTP1Only,
             limits: limits,
             recorder: recorder,
-            logger: logger
+            logger: logger,
+            auditOnFailure: configuration.auditOnFailure
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening
@@ -95,6 +102,20 @@ public struct ProxyAssembly: Sendable {
             recorder: { [recorder] event in recorder?.record(event) }
         )
         if refresher.isNeeded { services.append(refresher) }
+        if let adminAddress = adminListen ?? configuration.adminListen {
+            let loadedAt = Date()
+            let summary = AdminStatus.Summary(
+                version: ProxyAssembly.version, listen: listen.description,
+                credentials: configuration.credentials.map { ($0.name, $0.kind.typeName, $0.source.description, loadedAt) },
+                notices: credentials.notices
+            )
+            services.append(
+                AdminServer(
+                    listen: adminAddress, runtime: runtime, registry: metricsRegistry, summary: summary,
+                    onListening: onAdminListening
+                )
+            )
+        }
         services.append(server)
         return ProxyAssembly(
             services: services, authority: authority, createdAuthority: created, trustBundlePath: bundle,

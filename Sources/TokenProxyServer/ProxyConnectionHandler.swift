@@ -91,6 +91,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             client: clientAddress, method: .CONNECT, host: HostPattern.normalize(authority.host),
             port: authority.port, path: nil
         )
+        if runtime.ownListeners.contains(host: HostPattern.normalize(authority.host), port: authority.port) {
+            refuse(context, .forbidden, "refusing to proxy to tokenproxy's own listener \(authority)", record: record)
+            return
+        }
+        if let refusal = runtime.recordingRefusal {
+            refuse(context, .serviceUnavailable, refusal, record: record)
+            return
+        }
         if runtime.credentials.snapshot.rules.covers(host: authority.host, port: authority.port) {
             runtime.interceptionContexts.context(for: authority.host, on: context.eventLoop)
                 .assumeIsolated()
@@ -230,7 +238,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         state = .done
         if var record {
             record.status = Int(status.code)
-            record.decision = status == .badRequest ? .denied : .error
+            record.decision = status == .badRequest || status == .forbidden ? .denied : .error
             record.reason = reason
             runtime.record(record.event())
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOSSL
+import Synchronization
 import TokenProxyCore
 import TokenProxyUsage
 
@@ -26,6 +27,12 @@ public final class ProxyRuntime: Sendable {
     public let recorder: UsageRecorder?
     /// The proxy's logger. Never given header values.
     public let logger: Logger
+    /// What to do when usage records cannot be written.
+    public let auditOnFailure: AuditFailurePolicy
+    /// When the proxy started, for `/status`.
+    public let started = Date()
+    /// The ports the proxy and admin listeners are bound to; requests aimed at them are refused.
+    let ownListeners = OwnListeners()
 
     /// Assembles a runtime.
     public init(
@@ -35,8 +42,10 @@ public final class ProxyRuntime: Sendable {
         upstreamTLSHTTP1Only: NIOSSLContext,
         limits: ProxyLimits,
         recorder: UsageRecorder?,
-        logger: Logger
+        logger: Logger,
+        auditOnFailure: AuditFailurePolicy = .warn
     ) {
+        self.auditOnFailure = auditOnFailure
         self.credentials = credentials
         self.interceptionContexts = interceptionContexts
         self.upstreamTLS = upstreamTLS
@@ -76,12 +85,37 @@ public final class ProxyRuntime: Sendable {
     /// Records a usage event and logs one line about it (names only, never values).
     func record(_ event: UsageEvent) {
         recorder?.record(event)
+        ProxyMetrics.record(event)
         var line = "\(event.method) \(event.host):\(event.port)\(event.path ?? "") → \(event.status) "
         line += "\(event.decision.rawValue)"
         if let credential = event.credential { line += " credential=\(credential)" }
         line += " \(String(format: "%.1f", event.durationMilliseconds))ms"
         if let reason = event.reason { line += " (\(reason))" }
         logger.info("\(line)")
+    }
+}
+
+extension ProxyRuntime {
+    /// Why new requests must be refused right now, if they must: the recorder cannot write and the policy is
+    /// `fail_closed`.
+    var recordingRefusal: String? {
+        guard auditOnFailure == .failClosed, let failure = recorder?.currentFailure else { return nil }
+        return "usage records cannot be written (\(failure)); refusing requests until they can"
+    }
+}
+
+/// The loopback ports tokenproxy itself listens on.
+final class OwnListeners: Sendable {
+    private let ports = Mutex<Set<Int>>([])
+
+    func add(_ port: Int) {
+        ports.withLock { _ = $0.insert(port) }
+    }
+
+    /// Whether `host:port` is one of the proxy's own listeners (any loopback spelling).
+    func contains(host: String, port: Int) -> Bool {
+        guard HostPort(host: host, port: port).isLoopback || host == "0.0.0.0" || host == "::" else { return false }
+        return ports.withLock { $0.contains(port) }
     }
 }
 

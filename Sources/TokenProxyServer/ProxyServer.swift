@@ -46,7 +46,9 @@ public struct ProxyServer: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                ProxyMetrics.clientConnections(1)
+                channel.closeFuture.whenComplete { _ in ProxyMetrics.clientConnections(-1) }
+                return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     // First in the pipeline, so it outlives every switch (interception, tunnel, WebSocket).
                     try pipeline.addHandler(IdleStateHandler(allTimeout: runtime.limits.idleTimeout))
@@ -58,6 +60,7 @@ public struct ProxyServer: Service {
             .bind(host: configuration.listen.host, port: configuration.listen.port)
             .get()
         if let address = channel.localAddress {
+            if let port = address.port { runtime.ownListeners.add(port) }
             onListening(address)
         }
         try await withGracefulShutdownHandler {

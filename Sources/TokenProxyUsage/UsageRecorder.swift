@@ -7,8 +7,9 @@ import TokenProxyCore
 ///
 /// `record(_:)` never blocks and never does I/O: it appends to a bounded in-memory queue. A dedicated writer
 /// thread drains the queue and writes each batch to every sink. When the queue is full the event is dropped and
-/// counted; when a sink fails, its events are counted as failed and the recorder reports itself unhealthy until a
-/// write succeeds again. Nothing is lost silently: both counts are reported.
+/// counted. When a sink fails (disk full, read-only, locked), its events wait in that sink's backlog and are retried
+/// every second, and the recorder reports itself unhealthy until the sink accepts them again; a backlog is bounded
+/// by the queue capacity and what overflows it is counted as failed. Nothing is lost silently.
 public final class UsageRecorder: Sendable {
     /// Tunables of the recorder.
     public struct Configuration: Sendable {
@@ -104,20 +105,27 @@ public final class UsageRecorder: Sendable {
     }
 
     private func runWriter(_ sinks: [any UsageSink]) {
+        var backlogs = Array(repeating: [UsageEvent](), count: sinks.count)
         while true {
-            wakeUp.wait()
+            // A failing sink is retried every second even when no new events arrive.
+            let anyBacklog = backlogs.contains { !$0.isEmpty }
+            if anyBacklog {
+                _ = wakeUp.wait(timeout: .now() + 1)
+            } else {
+                wakeUp.wait()
+            }
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
                 defer { state.pending.removeAll(keepingCapacity: true) }
                 return (state.pending, state.stopping)
             }
-            if !batch.isEmpty { write(batch, to: sinks, final: false) }
+            write(batch, to: sinks, backlogs: &backlogs, final: false)
             if stopping {
                 // Drain whatever arrived between the swap and now; `record` refuses new events once stopping.
                 let rest = state.withLock { state -> [UsageEvent] in
                     defer { state.pending.removeAll() }
                     return state.pending
                 }
-                write(rest, to: sinks, final: true)
+                write(rest, to: sinks, backlogs: &backlogs, final: true)
                 for sink in sinks { sink.close() }
                 let (dropped, failed) = state.withLock { ($0.dropped, $0.failed) }
                 if dropped > 0 {
@@ -132,22 +140,38 @@ public final class UsageRecorder: Sendable {
         }
     }
 
-    private func write(_ batch: [UsageEvent], to sinks: [any UsageSink], final: Bool) {
+    private func write(
+        _ batch: [UsageEvent], to sinks: [any UsageSink], backlogs: inout [[UsageEvent]], final: Bool
+    ) {
         var failure: String?
-        for sink in sinks {
-            do {
-                if !batch.isEmpty { try sink.write(batch) }
-                try sink.flush(final: final)
-            } catch {
-                failure = "\(sink.name): \(error)"
-                logger.error("usage recorder could not store \(batch.count) events in \(sink.name): \(error)")
+        var written = batch.count
+        for (index, sink) in sinks.enumerated() {
+            var events = backlogs[index] + batch
+            if events.count > configuration.queueCapacity {
+                // The backlog is bounded like the queue: the oldest beyond it are given up, and counted.
+                let overflow = events.count - configuration.queueCapacity
+                state.withLock { $0.failed += overflow }
+                events.removeFirst(overflow)
             }
+            do {
+                if !events.isEmpty { try sink.write(events) }
+                try sink.flush(final: final)
+                backlogs[index] = []
+            } catch {
+                backlogs[index] = events
+                written = 0
+                failure = "\(sink.name): \(error)"
+                logger.error("usage recorder could not store \(events.count) events in \(sink.name): \(error)")
+            }
+        }
+        if final {
+            let unstored = backlogs.map(\.count).reduce(0, +)
+            state.withLock { $0.failed += unstored }
         }
         state.withLock { state in
             state.lastFailure = failure
-            if failure != nil { state.failed += batch.count }
         }
-        if failure == nil { writtenCount.add(batch.count, ordering: .relaxed) }
+        if written > 0 { writtenCount.add(written, ordering: .relaxed) }
     }
 }
 

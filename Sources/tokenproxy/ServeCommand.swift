@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import NIOCore
 import ServiceLifecycle
 import TokenProxyCore
@@ -24,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .long, help: "Admin endpoint HOST:PORT (loopback only); overrides admin.listen. Port 0 picks one.")
+    var adminListen: String?
+
     @Flag(name: .long, help: "Keep core dumps enabled (for debugging only: a core file would hold the tokens).")
     var allowCoreDumps = false
 
@@ -46,10 +51,23 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        let adminAddress = try Self.failingCleanly { () throws -> HostPort? in
+            guard let adminListen else { return nil }
+            do throws(ConfigurationError) {
+                return try ConfigurationLoader.parseListen(adminListen, at: SourceLocation(file: "--admin-listen"))
+            } catch {
+                throw CLIFailure(error.description)
+            }
+        }
         let logger = Logger(label: "tokenproxy")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let announcement = StartupAnnouncement()
         let assembly = try Self.failingCleanly {
-            try ProxyAssembly.make(configuration: configuration, listen: address, logger: logger) { bound in
+            try ProxyAssembly.make(
+                configuration: configuration, listen: address, logger: logger, adminListen: adminAddress,
+                metricsRegistry: registry, onAdminListening: { announcement.adminListening(on: $0) }
+            ) { bound in
                 announcement.listening(on: bound)
             }
         }

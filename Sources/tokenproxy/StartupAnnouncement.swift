@@ -51,6 +51,15 @@ final class StartupAnnouncement: Sendable {
         printIfReady()
     }
 
+    /// Says where the admin endpoint listens (it may bind before or after the proxy).
+    func adminListening(on address: SocketAddress) {
+        let host = address.ipAddress ?? "127.0.0.1"
+        let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(address.port ?? 0)"
+        FileHandle.standardOutput.write(
+            Data("admin endpoint on http://\(authority) (/healthz /readyz /metrics /status)\n".utf8)
+        )
+    }
+
     private func printIfReady() {
         guard let address = bound.withLock({ $0 }) else { return }
         guard let lines = prepared.withLock({ value -> [String]? in

@@ -1,0 +1,48 @@
+import Metrics
+import TokenProxyCore
+
+/// The proxy's metrics, through swift-metrics (Prometheus text at the admin endpoint's `/metrics`).
+///
+/// Labels carry credential *names*, hosts, decisions and statuses; never a value.
+enum ProxyMetrics {
+    /// One finished request (or tunnel), by credential, host, decision and status.
+    static func record(_ event: UsageEvent) {
+        Counter(
+            label: "tokenproxy_requests_total",
+            dimensions: [
+                ("credential", event.credential ?? ""), ("host", event.host), ("decision", event.decision.rawValue),
+                ("status", String(event.status)),
+            ]
+        ).increment()
+        if event.method != "CONNECT" && event.method != "REFRESH" {
+            Timer(label: "tokenproxy_request_duration_seconds", dimensions: [("decision", event.decision.rawValue)])
+                .recordNanoseconds(Int64(max(0, event.durationMilliseconds) * 1_000_000))
+        }
+        if event.reason?.hasPrefix("leak attempt") == true {
+            Counter(label: "tokenproxy_leak_attempts_total", dimensions: [("host", event.host)]).increment()
+        }
+    }
+
+    /// A client connection was accepted (+1) or closed (-1).
+    static func clientConnections(_ delta: Int) {
+        if delta > 0 {
+            Meter(label: "tokenproxy_active_connections").increment(by: Double(delta))
+        } else {
+            Meter(label: "tokenproxy_active_connections").decrement(by: Double(-delta))
+        }
+    }
+
+    /// Values read at scrape time: leaf cache and recorder state.
+    static func refresh(runtime: ProxyRuntime) {
+        let cache = runtime.interceptionContexts.statistics
+        Gauge(label: "tokenproxy_leaf_cache_hits").record(cache.hits)
+        Gauge(label: "tokenproxy_leaf_cache_misses").record(cache.misses)
+        Gauge(label: "tokenproxy_leaf_cache_entries").record(cache.entries)
+        if let recorder = runtime.recorder {
+            Gauge(label: "tokenproxy_recorder_queue_depth").record(recorder.queueDepth)
+            Gauge(label: "tokenproxy_recorder_dropped_events").record(recorder.droppedCount)
+            Gauge(label: "tokenproxy_recorder_failed_events").record(recorder.failedCount)
+            Gauge(label: "tokenproxy_recorder_healthy").record(recorder.currentFailure == nil ? 1 : 0)
+        }
+    }
+}
