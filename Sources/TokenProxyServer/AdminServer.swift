@@ -47,15 +47,7 @@ public struct AdminServer: Service {
             if let port = address.port { runtime.ownListeners.add(port) }
             onListening(address)
         }
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await channel.closeFuture.get()
-            } onCancel: {
-                channel.close(promise: nil)
-            }
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
-        }
+        try await channel.runUntilShutdown()
     }
 }
 

@@ -63,14 +63,6 @@ public struct ProxyServer: Service {
             if let port = address.port { runtime.ownListeners.add(port) }
             onListening(address)
         }
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await channel.closeFuture.get()
-            } onCancel: {
-                channel.close(promise: nil)
-            }
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
-        }
+        try await channel.runUntilShutdown()
     }
 }
