@@ -35,6 +35,8 @@ public struct UsageEvent: Sendable, Codable, Equatable {
     public var rule: Int?
     /// The name of the credential attached, if any.
     public var credential: String?
+    /// The keyed fingerprint of the value attached (see ``CredentialFingerprinter``), if any.
+    public var fingerprint: String?
     /// The HTTP status sent to the client (200 for an established tunnel).
     public var status: Int
     /// Bytes received from the client (request body, or tunnel bytes client→server).
@@ -49,7 +51,7 @@ public struct UsageEvent: Sendable, Codable, Equatable {
     public var reason: String?
 
     enum CodingKeys: String, CodingKey {
-        case time, client, method, host, port, path, rule, credential, status
+        case time, client, method, host, port, path, rule, credential, fingerprint, status
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case durationMilliseconds = "duration_ms"
@@ -60,8 +62,9 @@ public struct UsageEvent: Sendable, Codable, Equatable {
     public init(
         time: Date, client: String, method: String, host: String, port: Int, path: String?, rule: Int?,
         credential: String?, status: Int, bytesIn: Int, bytesOut: Int, durationMilliseconds: Double,
-        decision: Decision, reason: String?
+        decision: Decision, reason: String?, fingerprint: String? = nil
     ) {
+        self.fingerprint = fingerprint
         self.time = time
         self.client = client
         self.method = method
@@ -95,6 +98,7 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         try container.encode(path, forKey: .path)
         try container.encode(rule, forKey: .rule)
         try container.encode(credential, forKey: .credential)
+        try container.encode(fingerprint, forKey: .fingerprint)
         try container.encode(status, forKey: .status)
         try container.encode(bytesIn, forKey: .bytesIn)
         try container.encode(bytesOut, forKey: .bytesOut)

@@ -331,7 +331,11 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
                 rule, material: material, placeholders: ready.store.placeholders, head: &head, body: &body
             ).attached
             record?.decision = attached ? .injected : .forward
-            if !attached { record?.credential = nil }
+            if attached {
+                record?.fingerprint = runtime.fingerprint(of: material)
+            } else {
+                record?.credential = nil
+            }
         }
         if let requiring = ready.plan.requiringRule, !attached {
             refuse(.forbidden, ExchangePlan.requireRefusal(requiring, host: ready.target.host), decision: .denied)

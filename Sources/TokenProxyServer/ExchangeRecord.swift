@@ -14,6 +14,7 @@ struct ExchangeRecord {
     var path: String?
     var rule: Int?
     var credential: String?
+    var fingerprint: String?
     var status = 0
     var bytesIn = 0
     var bytesOut = 0
@@ -34,7 +35,8 @@ struct ExchangeRecord {
         return UsageEvent(
             time: started, client: client, method: method.rawValue, host: host, port: port, path: path, rule: rule,
             credential: credential, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
-            durationMilliseconds: Double(elapsed.nanoseconds) / 1_000_000, decision: decision, reason: reason
+            durationMilliseconds: Double(elapsed.nanoseconds) / 1_000_000, decision: decision, reason: reason,
+            fingerprint: credential == nil ? nil : fingerprint
         )
     }
 }

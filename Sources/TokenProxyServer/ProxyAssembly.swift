@@ -89,7 +89,8 @@ public struct ProxyAssembly: Sendable {
             limits: limits,
             recorder: recorder,
             logger: logger,
-            auditOnFailure: configuration.auditOnFailure
+            auditOnFailure: configuration.auditOnFailure,
+            fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory)
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening

@@ -29,6 +29,8 @@ public final class ProxyRuntime: Sendable {
     public let logger: Logger
     /// What to do when usage records cannot be written.
     public let auditOnFailure: AuditFailurePolicy
+    /// Keyed fingerprints of attached values, for records.
+    public let fingerprinter: CredentialFingerprinter?
     /// When the proxy started, for `/status`.
     public let started = Date()
     /// The ports the proxy and admin listeners are bound to; requests aimed at them are refused.
@@ -43,9 +45,11 @@ public final class ProxyRuntime: Sendable {
         limits: ProxyLimits,
         recorder: UsageRecorder?,
         logger: Logger,
-        auditOnFailure: AuditFailurePolicy = .warn
+        auditOnFailure: AuditFailurePolicy = .warn,
+        fingerprinter: CredentialFingerprinter? = nil
     ) {
         self.auditOnFailure = auditOnFailure
+        self.fingerprinter = fingerprinter
         self.credentials = credentials
         self.interceptionContexts = interceptionContexts
         self.upstreamTLS = upstreamTLS
@@ -96,6 +100,15 @@ public final class ProxyRuntime: Sendable {
 }
 
 extension ProxyRuntime {
+    /// The fingerprint to record for an attached value.
+    func fingerprint(of material: InjectableMaterial) -> String? {
+        guard let fingerprinter else { return nil }
+        switch material {
+        case .secret(let secret): return fingerprinter.fingerprint(of: secret)
+        case .aws(let credentials): return fingerprinter.fingerprint(of: credentials.secretAccessKey)
+        }
+    }
+
     /// Why new requests must be refused right now, if they must: the recorder cannot write and the policy is
     /// `fail_closed`.
     var recordingRefusal: String? {
