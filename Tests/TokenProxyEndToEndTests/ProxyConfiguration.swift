@@ -65,6 +65,15 @@ struct ProxyConfiguration: Sendable {
     var environment: [String: String] = [:]
     /// More arguments for `tokenproxy serve`.
     var serveArguments: [String] = []
+    /// The usage store (`audit.store: sqlite:…`), relative to the test directory; `nil` leaves the proxy's default.
+    ///
+    /// Set by default so that no test's proxy writes the default `state/usage.db` in the working directory, and so
+    /// that the canary check scans every test's store.
+    var usageStore: String? = "usage.db"
+    /// An absolute audit log path instead of `audit.jsonl` in the test directory (a tiny filesystem, say).
+    var auditLogPath: String? = nil
+    /// More keys for the `audit:` mapping, such as `on_failure: fail_closed`.
+    var auditSettings: String = ""
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -79,7 +88,9 @@ struct ProxyConfiguration: Sendable {
             "listen: 127.0.0.1:0",
             "ca: { dir: \(quoted(Self.caDirectory(in: directory))) }",
             "upstream: { ca_bundle: \(quoted(upstreamBundle)) }",
-            "audit: { log: \(quoted(directory.file("audit.jsonl"))) }",
+            "audit: { log: \(quoted(auditLogPath ?? directory.file("audit.jsonl")))"
+                + (usageStore.map { ", store: \(quoted("sqlite:" + directory.file($0)))" } ?? "")
+                + (auditSettings.isEmpty ? "" : ", \(auditSettings)") + " }",
             "credentials:",
         ]
         if let credentialsYAML {
