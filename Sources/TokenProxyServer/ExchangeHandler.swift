@@ -49,6 +49,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var preparation: Preparation?
     /// Whether the current request asks to switch to WebSocket (HTTP/1.1 `Upgrade`).
     private var isUpgradeRequest = false
+    /// Completes when the current response's end has been written to the client.
+    private var responseEndWritten: EventLoopFuture<Void>?
     /// Fires when the upstream has not started its response in time.
     private var firstByteTimer: Scheduled<Void>?
     /// The 101 to send once the origin's 101 has ended and both connections switch to a tunnel.
@@ -168,8 +170,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         responseHeadSent = false
         requestHeadWritten = false
+        responseEndWritten = nil
         clientVersion = head.version
-        clientWantsClose = !head.isKeepAlive
+        // An HTTP/2 stream ends by itself; closing it early would reset it (CANCEL) under data still queued.
+        clientWantsClose = clientIsHTTP2 ? false : !head.isKeepAlive
 
         let target: RequestTarget
         do {
@@ -469,7 +473,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             // Settle the exchange before the final write: on an HTTP/2 stream that write closes the stream channel
             // at once, and whatever is recorded must not depend on what runs after it.
             let settled = settleIfDone()
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            responseEndWritten = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             settled?.apply(to: self)
         }
     }
@@ -515,8 +519,17 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
         func apply(to handler: ExchangeHandler) {
             switch self {
-            case .close: handler.context?.close(promise: nil)
-            case .readOn: handler.resumeClientReads()
+            case .close:
+                // Close only once the response has gone out: closing earlier would drop what a slow client has
+                // not read yet.
+                guard let context = handler.context else { return }
+                if let written = handler.responseEndWritten {
+                    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                } else {
+                    context.close(promise: nil)
+                }
+            case .readOn:
+                handler.resumeClientReads()
             }
         }
     }

@@ -75,7 +75,15 @@ public struct ProxyAssembly: Sendable {
         }
         var recorder: UsageRecorder?
         if let path = configuration.auditLogPath {
-            recorder = try UsageRecorder(logPath: path, logger: logger)
+            let audit = try AuditLogWriter(
+                path: path, maxBytes: configuration.auditMaxBytes, sync: AuditSync(configuration.auditSync)
+            )
+            if let notice = audit.recoveryNotice { logger.warning("\(notice)") }
+            var sinks: [any UsageSink] = [audit]
+            if let storePath = configuration.usageStorePath {
+                sinks.append(try SQLiteUsageStore(path: storePath))
+            }
+            recorder = UsageRecorder(sinks: sinks, logger: logger)
         }
         let vault = CredentialVault(store: credentials, httpClient: httpClient)
         let runtime = ProxyRuntime(

@@ -111,6 +111,8 @@ final class UpstreamPool {
     func release(_ lease: UpstreamLease, reusable: Bool) {
         eventLoop.assertInEventLoop()
         lease.handler.delegate = nil
+        // A slow client may have left reads paused; the next exchange on this connection must start reading.
+        lease.handler.resumeReads()
         guard reusable, !lease.isStream, lease.channel.isActive else {
             lease.channel.close(promise: nil)
             return

@@ -11,7 +11,9 @@ struct TokenProxyCommand: AsyncParsableCommand {
             token to requests for the hosts its rules name. Hosts without a rule are tunnelled untouched.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, CACommand.self, CheckCommand.self, SealCommand.self],
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, UsageCommand.self, AuditCommand.self, CACommand.self, SealCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }

@@ -33,8 +33,8 @@ struct UsageEventTests {
     func snakeCaseKeys() throws {
         let object = try Self.jsonObject(Self.event())
         #expect(Set(object.keys) == [
-            "time", "client", "method", "host", "port", "path", "rule", "credential", "status", "bytes_in", "bytes_out",
-            "duration_ms", "decision", "reason",
+            "time", "client", "method", "host", "port", "path", "rule", "credential", "fingerprint", "status", "bytes_in",
+            "bytes_out", "duration_ms", "decision", "reason",
         ])
         #expect(object["bytes_in"] as? Int == 10)
         #expect(object["bytes_out"] as? Int == 2048)
@@ -51,7 +51,7 @@ struct UsageEventTests {
             #expect(text.contains("\"\(key)\":null"), "\(key) is not an explicit null in \(text)")
         }
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object.count == 14)
+        #expect(object.count == 15)
         #expect(object["path"] is NSNull)
     }
 

@@ -265,6 +265,16 @@ final class ProxyFixture {
         return path
     }
 
+    /// Starts another `tokenproxy serve` on this test's config file, CA and audit log, with the proxy's environment:
+    /// for restart tests, once ``proxy`` (or the previous restart) has been stopped or killed. The caller stops it;
+    /// its output (`<label>.stdout`/`.stderr`) is scanned for leaks like everything else.
+    func restartProxy(label: String) async throws -> ProxyProcess {
+        try await ProxyProcess.restart(
+            in: directory, configPath: proxy.configPath, environment: proxyEnvironment, outputStem: label,
+            redact: { [self] in redacted($0) }
+        )
+    }
+
     private func tearDown(sourceLocation: SourceLocation) async {
         let graceful = await proxy.stop()
         #expect(

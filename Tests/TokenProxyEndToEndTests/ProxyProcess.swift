@@ -90,6 +90,44 @@ final class ProxyProcess {
         }
     }
 
+    /// Starts `tokenproxy serve` again on the config file of an earlier start, in the same directory (same CA, same
+    /// audit log): a restart after that proxy was stopped or killed. Output goes to `<outputStem>.stdout`/`.stderr`.
+    static func restart(
+        in directory: TestDirectory,
+        configPath: String,
+        environment: [String: String],
+        outputStem: String,
+        redact: (String) -> String,
+        startupTimeout: Duration = .seconds(30)
+    ) async throws -> ProxyProcess {
+        let child = try ChildProcess(
+            executable: try binaryPath(),
+            arguments: ["serve", "--config", configPath, "--listen", "127.0.0.1:0"],
+            environment: ChildProcess.cleanEnvironment(environment),
+            stdoutPath: directory.file("\(outputStem).stdout"),
+            stderrPath: directory.file("\(outputStem).stderr")
+        )
+        let deadline = ContinuousClock.now + startupTimeout
+        while true {
+            let output = (try? String(contentsOfFile: child.stdoutPath, encoding: .utf8)) ?? ""
+            if let match = output.firstMatch(of: #/listening on ([0-9.]+):([0-9]+)/#), let port = Int(match.2) {
+                return ProxyProcess(
+                    configPath: configPath, caCertificatePath: directory.file("certs/ca.pem"),
+                    auditLogPath: directory.file("audit.jsonl"), port: port, child: child
+                )
+            }
+            if !child.isRunning {
+                let status = await child.stop(grace: .seconds(1)).status
+                throw ProxyError.exited(status: status, output: redact(Self.describeOutput(of: child)))
+            }
+            if ContinuousClock.now >= deadline {
+                await child.stop(grace: .seconds(5))
+                throw ProxyError.noListenLine(timeout: startupTimeout, output: redact(Self.describeOutput(of: child)))
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Stops the proxy with SIGTERM, escalating to SIGKILL after 5 s.
     ///
     /// After this returns the audit log is complete: the proxy flushes it on a graceful shutdown.
