@@ -107,13 +107,10 @@ public final class UsageRecorder: Sendable {
     private func runWriter(_ sinks: [any UsageSink]) {
         var backlogs = Array(repeating: [UsageEvent](), count: sinks.count)
         while true {
-            // A failing sink is retried every second even when no new events arrive.
-            let anyBacklog = backlogs.contains { !$0.isEmpty }
-            if anyBacklog {
-                _ = wakeUp.wait(timeout: .now() + 1)
-            } else {
-                wakeUp.wait()
-            }
+            // Wake at least every second even without new events: a failing sink is retried, and a sink that
+            // syncs on an interval gets to sync what the last batch left, so "at most 1 s at risk" holds when
+            // traffic stops too.
+            _ = wakeUp.wait(timeout: .now() + 1)
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
                 defer { state.pending.removeAll(keepingCapacity: true) }
                 return (state.pending, state.stopping)
