@@ -99,15 +99,10 @@ public final class AuditLogWriter: UsageSink {
         self.sync = sync
         self.io = io
         self.lastSync = clock.now
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
-                )
-            } catch {
-                throw RecorderError(description: "cannot create the directory of audit log \(path): \(error)")
-            }
+        do {
+            try PrivateDirectory.create(containing: path, what: "audit log \(path)")
+        } catch {
+            throw RecorderError(description: error.description)
         }
 
         var notice: String?

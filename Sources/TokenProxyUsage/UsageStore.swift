@@ -170,17 +170,10 @@ public final class SQLiteUsageStore: UsageSink {
     /// Creates the directory (0700) and an empty file (0600) unless they exist, so SQLite never creates the
     /// database with its default 0644.
     private static func createFile(at path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
-                )
-            } catch {
-                throw RecorderError(
-                    description: "cannot create the directory of usage store \(path): \(error.localizedDescription)"
-                )
-            }
+        do {
+            try PrivateDirectory.create(containing: path, what: "usage store \(path)")
+        } catch {
+            throw RecorderError(description: error.description)
         }
         // An empty file is a valid empty SQLite database. O_EXCL-free: an existing store is opened as it is.
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
