@@ -83,6 +83,7 @@ public enum ConfigurationLoader {
         if var timeouts = try top.mapping("timeouts") {
             let settings: [(String, WritableKeyPath<Timeouts, Duration>)] = [
                 ("connect", \.connect), ("tls_handshake", \.tlsHandshake), ("first_byte", \.firstByte), ("idle", \.idle),
+                ("drain", \.drain),
             ]
             for (key, path) in settings {
                 if let node = timeouts.value(key) {

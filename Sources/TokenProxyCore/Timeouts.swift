@@ -8,6 +8,8 @@ public struct Timeouts: Sendable, Hashable {
     public var firstByte: Duration = .seconds(60)
     /// A client connection (or tunnel) with no traffic either way.
     public var idle: Duration = .seconds(300)
+    /// How long a graceful shutdown (SIGTERM, SIGINT) waits for requests and tunnels in flight.
+    public var drain: Duration = .seconds(30)
 
     /// The defaults: 10 s connect, 10 s TLS handshake, 60 s first byte, 300 s idle.
     public init() {}

@@ -38,7 +38,13 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     private var context: ChannelHandlerContext?
     private var state = State.idle
-    private var record: ExchangeRecord?
+    /// The exchange in progress; while set, it counts as in flight for a graceful shutdown's drain.
+    private var record: ExchangeRecord? {
+        didSet {
+            if oldValue == nil && record != nil { runtime.inFlight.add(1, ordering: .relaxed) }
+            if oldValue != nil && record == nil { runtime.inFlight.subtract(1, ordering: .relaxed) }
+        }
+    }
     private var upstream: UpstreamLease?
     private var upstreamKeepAlive = true
     private var responseHeadSent = false
@@ -73,6 +79,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        record = nil
     }
 
     // MARK: Client → proxy

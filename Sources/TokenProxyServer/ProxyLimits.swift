@@ -16,6 +16,8 @@ public struct ProxyLimits: Sendable {
     public var firstByteTimeout: TimeAmount = .seconds(60)
     /// How long a client connection or tunnel may be silent both ways.
     public var idleTimeout: TimeAmount = .seconds(300)
+    /// How long a graceful shutdown waits for requests and tunnels in flight.
+    public var drainTimeout: TimeAmount = .seconds(30)
     /// The largest body buffered to compute an AWS payload signature (services other than S3).
     public var maxSignedBodyBytes: Int = 16 * 1024 * 1024
     /// Most concurrent HTTP/2 streams a client may open on one intercepted connection.
@@ -32,6 +34,7 @@ public struct ProxyLimits: Sendable {
         handshakeTimeout = TimeAmount(timeouts.tlsHandshake)
         firstByteTimeout = TimeAmount(timeouts.firstByte)
         idleTimeout = TimeAmount(timeouts.idle)
+        drainTimeout = TimeAmount(timeouts.drain)
     }
 
     /// The decoder limits derived from these bounds.

@@ -35,6 +35,8 @@ public final class ProxyRuntime: Sendable {
     public let started = Date()
     /// The ports the proxy and admin listeners are bound to; requests aimed at them are refused.
     let ownListeners = OwnListeners()
+    /// Exchanges and tunnels in progress, which a graceful shutdown waits for.
+    let inFlight = Atomic<Int>(0)
 
     /// Assembles a runtime.
     public init(

@@ -64,5 +64,15 @@ public struct ProxyServer: Service {
             onListening(address)
         }
         try await channel.runUntilShutdown()
+        // The listener is closed; let what is in flight finish (bounded by the drain timeout) before the process
+        // goes on to flush the recorder and exit.
+        let deadline = ContinuousClock.now + .nanoseconds(runtime.limits.drainTimeout.nanoseconds)
+        while runtime.inFlight.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = runtime.inFlight.load(ordering: .relaxed)
+        if left > 0 {
+            runtime.logger.warning("shutting down with \(left) requests or tunnels still in flight after the drain timeout")
+        }
     }
 }

@@ -9,6 +9,7 @@ final class TunnelAccounting {
     init(record: ExchangeRecord, runtime: ProxyRuntime) {
         self.record = record
         self.runtime = runtime
+        runtime.inFlight.add(1, ordering: .relaxed)  // a tunnel is in flight until both sides close
     }
 
     func countFromClient(_ bytes: Int) { record.bytesIn += bytes }
@@ -17,7 +18,10 @@ final class TunnelAccounting {
     /// Called once by each side's handler when its channel closes.
     func sideClosed() {
         closedSides += 1
-        if closedSides == 2 { runtime.record(record.event()) }
+        if closedSides == 2 {
+            runtime.record(record.event())
+            runtime.inFlight.subtract(1, ordering: .relaxed)
+        }
     }
 }
 
