@@ -55,6 +55,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var preparation: Preparation?
     /// Whether the current request asks to switch to WebSocket (HTTP/1.1 `Upgrade`).
     private var isUpgradeRequest = false
+    /// When the current request's head went upstream, for the upstream latency metric.
+    private var requestSentAt: NIODeadline?
     /// Completes when the current response's end has been written to the client.
     private var responseEndWritten: EventLoopFuture<Void>?
     /// Fires when the upstream has not started its response in time.
@@ -359,6 +361,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         let channel = upstream.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         requestHeadWritten = true
+        requestSentAt = .now()
         let endpoint = upstream.endpoint.description
         let limit = runtime.limits.firstByteTimeout
         firstByteTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: limit) {
@@ -431,6 +434,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
         guard let context, case .streaming(let requestDone, false) = state else { return }
+        if firstByteTimer != nil, let sent = requestSentAt {
+            ProxyMetrics.upstreamLatency(NIODeadline.now() - sent, host: record?.host ?? "")
+        }
         firstByteTimer?.cancel()
         firstByteTimer = nil
         switch part {

@@ -31,6 +31,17 @@ struct ExchangePlan {
         if let foreign = mentioned.subtracting(rule.map { [$0.credential] } ?? []).sorted().first {
             return .refuse(.forbidden, leakRefusal(foreign, target: target))
         }
+        if let rule, case .awsSigV4 = rule.injection,
+            head.headers["x-amz-content-sha256"].first == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+        {
+            // Each chunk of such a body is signed with a key chained from the client's (dummy) signature; the proxy
+            // does not re-sign chunks, and forwarding them would only fail at the server with a confusing error.
+            return .refuse(
+                .notImplemented,
+                "signed-chunk uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) cannot be re-signed by tokenproxy; "
+                    + "use unsigned payloads over HTTPS (the AWS CLI and SDKs' default for S3 over HTTPS)"
+            )
+        }
         let bodyLimit = rule.flatMap { RequestRewriter.bodyBufferLimit(for: $0, head: head, limits: limits) }
         let requiring = store.rules.requiringRule(host: target.host, port: target.port)
         if let requiring {

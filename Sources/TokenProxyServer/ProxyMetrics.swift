@@ -1,4 +1,5 @@
 import Metrics
+import NIOCore
 import TokenProxyCore
 
 /// The proxy's metrics, through swift-metrics (Prometheus text at the admin endpoint's `/metrics`).
@@ -21,6 +22,12 @@ enum ProxyMetrics {
         if event.reason?.hasPrefix("leak attempt") == true {
             Counter(label: "tokenproxy_leak_attempts_total", dimensions: [("host", event.host)]).increment()
         }
+    }
+
+    /// Time from sending a request upstream to the start of its response.
+    static func upstreamLatency(_ latency: TimeAmount, host: String) {
+        Timer(label: "tokenproxy_upstream_latency_seconds", dimensions: [("host", host)])
+            .recordNanoseconds(latency.nanoseconds)
     }
 
     /// A client connection was accepted (+1) or closed (-1).

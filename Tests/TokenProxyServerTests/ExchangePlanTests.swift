@@ -87,4 +87,25 @@ struct ExchangePlanTests {
         }
         #expect(permitted.rule?.index == 0)
     }
+
+    @Test("signed-chunk S3 uploads are refused with 501 instead of being forwarded with broken chunk signatures")
+    func signedChunks() throws {
+        let store = CredentialStore(
+            values: ["aws": .aws(AWSCredentials(accessKeyID: "AKIA", secretAccessKey: Secret("s")))],
+            rules: [try rule(0, credential: "aws", injection: .awsSigV4(region: "us-east-1", service: "s3"))]
+        )
+        let decision = plan(
+            "/bucket/key", headers: [("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")], store: store
+        )
+        guard case .refuse(.notImplemented, let reason) = decision else {
+            Issue.record("expected 501")
+            return
+        }
+        #expect(reason.contains("unsigned payloads"))
+        guard case .proceed = plan("/bucket/key", headers: [("x-amz-content-sha256", "UNSIGNED-PAYLOAD")], store: store)
+        else {
+            Issue.record("an unsigned-payload upload must proceed")
+            return
+        }
+    }
 }
