@@ -77,9 +77,11 @@ struct ExchangePlan {
 /// A request waiting to be sent: its head without the credential yet, and what it waits for.
 struct Preparation {
     var head: HTTPRequestHead
-    var rule: Rule?
+    var plan: ExchangePlan
+    var target: RequestTarget
     var store: CredentialStore
-    var bodyLimit: Int?
+    var rule: Rule? { plan.rule }
+    var bodyLimit: Int? { plan.bodyLimit }
     /// The whole body, when `bodyLimit` is set.
     var body: ByteBuffer?
     /// Body parts read meanwhile (client reads are held, so at most one read's worth), when `bodyLimit` is not set.
@@ -91,16 +93,11 @@ struct Preparation {
     /// An HTTP/2 request without a length: whether it has a body is known at its first DATA or end.
     var awaitingFraming = false
 
-    var plan: ExchangePlan
-    var target: RequestTarget
-
     init(head: HTTPRequestHead, plan: ExchangePlan, target: RequestTarget, store: CredentialStore) {
         self.head = head
         self.plan = plan
         self.target = target
-        self.rule = plan.rule
         self.store = store
-        self.bodyLimit = plan.bodyLimit
     }
 
     /// Everything the request waits for is here.

@@ -196,11 +196,10 @@ public final class OAuth2TokenProvider: Sendable {
         }
     }
 
-    /// `application/x-www-form-urlencoded` encoding of one name or value.
+    /// `application/x-www-form-urlencoded` encoding of one name or value: everything but RFC 3986 unreserved
+    /// characters percent-encoded, as for query parameters.
     static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        QueryEncoding.encode(text)
     }
 
     /// `text` without control characters, cut to 200 characters, with every occurrence of `secrets` replaced.

@@ -402,11 +402,7 @@ extension UsageEvent {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(
-                date.formatted(
-                    Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!)
-                )
-            )
+            try container.encode(UsageStoreTime.format(date))  // the one record time form, shared with the store
         }
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder

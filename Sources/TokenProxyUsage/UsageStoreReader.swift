@@ -87,6 +87,17 @@ public final class UsageStoreReader: Sendable {
         }
     }
 
+    /// A report row from a query selecting credential, requests, errors, bytes_in, bytes_out, first_used, last_used
+    /// and, where it has one, last_client; hosts and clients are filled in afterwards.
+    private func report(_ row: Row) throws -> UsageReport {
+        UsageReport(
+            credential: row["credential"], requests: row["requests"], errors: row["errors"],
+            bytesIn: row["bytes_in"], bytesOut: row["bytes_out"], firstUsed: try date(row["first_used"]),
+            lastUsed: try date(row["last_used"]), lastClient: row.hasColumn("last_client") ? row["last_client"] : nil,
+            hosts: [], clients: []
+        )
+    }
+
     /// The all-time report, from the aggregates (and the distinct clients, from the rows).
     private func aggregates(credential: String?, db: Database) throws -> [UsageReport] {
         let filter = credential == nil ? "" : "WHERE credential = :credential"
@@ -98,15 +109,7 @@ public final class UsageStoreReader: Sendable {
                 FROM credential_usage \(filter) ORDER BY credential
                 """,
             arguments: arguments
-        ).map { row in
-            UsageReport(
-                credential: row["credential"], requests: row["requests"], errors: row["errors"],
-                bytesIn: row["bytes_in"], bytesOut: row["bytes_out"],
-                firstUsed: try date(row["first_used"]),
-                lastUsed: try date(row["last_used"]), lastClient: row["last_client"], hosts: [],
-                clients: []
-            )
-        }
+        ).map(report)
         let hosts = try hostRows(
             sql: """
                 SELECT credential, host, requests, last_used FROM credential_hosts \(filter)
@@ -139,14 +142,7 @@ public final class UsageStoreReader: Sendable {
                 FROM requests WHERE \(filter) GROUP BY credential ORDER BY credential
                 """,
             arguments: arguments
-        ).map { row in
-            UsageReport(
-                credential: row["credential"], requests: row["requests"], errors: row["errors"],
-                bytesIn: row["bytes_in"], bytesOut: row["bytes_out"],
-                firstUsed: try date(row["first_used"]),
-                lastUsed: try date(row["last_used"]), lastClient: nil, hosts: [], clients: []
-            )
-        }
+        ).map(report)
         let hosts = try hostRows(
             sql: """
                 SELECT credential, host, COUNT(*) AS requests, MAX(time) AS last_used FROM requests WHERE \(filter)
