@@ -140,7 +140,7 @@ public struct CertificateAuthority: Sendable {
     /// The SHA-256 fingerprint of the certificate's DER, as colon-separated upper-case hex.
     public var fingerprint: String {
         let der = (try? certificate.derBytes()) ?? []
-        return SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
+        return Hex.uppercase(SHA256.hash(data: der), separator: ":")
     }
 
     private func write() throws(CAError) {

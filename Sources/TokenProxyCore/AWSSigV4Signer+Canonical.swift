@@ -34,17 +34,6 @@ enum SigV4Canonical {
         String(decoding: name.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
-    /// Lowercase hexadecimal of `bytes`, as every hash and signature in SigV4 is written.
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// Whether `lhs` sorts before `rhs` by byte value, which is the order SigV4 specifies for names and values.
     ///
     /// `String`'s own `<` compares Unicode scalars after normalisation; for the ASCII that canonical strings

@@ -92,7 +92,7 @@ public struct AWSSigV4Signer: Sendable {
     public static func payloadHash(of body: some Sequence<UInt8>) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(body))
-        return SigV4Canonical.hex(hasher.finalize())
+        return Hex.lowercase(hasher.finalize())
     }
 
     /// Signs a request for header-based SigV4 (an `Authorization` header).
@@ -179,10 +179,10 @@ public struct AWSSigV4Signer: Sendable {
 
         let canonical = canonicalRequest(redactingToken: false)
         let stringToSign = [
-            "AWS4-HMAC-SHA256", amzDate, scope, SigV4Canonical.hex(SHA256.hash(data: Array(canonical.utf8))),
+            "AWS4-HMAC-SHA256", amzDate, scope, Hex.lowercase(SHA256.hash(data: Array(canonical.utf8))),
         ]
         .joined(separator: "\n")
-        let signature = SigV4Canonical.hex(
+        let signature = Hex.lowercase(
             HMAC<SHA256>.authenticationCode(
                 for: Array(stringToSign.utf8),
                 using: signingKey(secret: credentials.secretAccessKey, dateStamp: String(amzDate.prefix(8)))

@@ -55,7 +55,7 @@ public struct CredentialFingerprinter: Sendable {
     /// `hmac-sha256:` and the first 16 hex digits of HMAC-SHA256(key, value).
     public func fingerprint(of secret: Secret) -> String {
         let code = secret.withUnsafeBytes { HMAC<SHA256>.authenticationCode(for: $0, using: key) }
-        return "hmac-sha256:" + code.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return "hmac-sha256:" + Hex.lowercase(code.prefix(8))
     }
 
     /// The fingerprint of a credential's value: of the token, or of the AWS secret key.

@@ -45,8 +45,7 @@ public struct SealingKey: Sendable {
     /// The first 8 bytes of the SHA-256 of the raw public key, as 16 lower-case hex digits: safe to show, and
     /// enough to tell which proxy key a blob was sealed for.
     public var publicKeyFingerprint: String {
-        SHA256.hash(data: privateKey.publicKey.rawRepresentation).prefix(8)
-            .map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: privateKey.publicKey.rawRepresentation).prefix(8))
     }
 
     /// Loads the key in `directory`, creating it (and the directory, mode 0700) if there is none.

@@ -19,14 +19,7 @@ public enum AuditChain {
 
     /// The lowercase hex SHA-256 of `line`, which must not include its newline.
     public static func hash<Bytes: DataProtocol>(ofLine line: Bytes) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: line) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.lowercase(SHA256.hash(data: line))
     }
 
     /// Encodes one record: `event`'s fields plus `seq` and `prev`, keys sorted, without the trailing newline.
