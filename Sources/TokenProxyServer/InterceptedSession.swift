@@ -61,6 +61,7 @@ enum InterceptedProtocols {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandler(HTTP2FrameAligner(isServer: true))
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream
         ) { streamChannel in

@@ -119,6 +119,7 @@ enum UpstreamConnector {
         connection.targetWindowSize = 1 << 20
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
+        try channel.pipeline.syncOperations.addHandler(HTTP2FrameAligner(isServer: false))
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: connection, streamConfiguration: stream
         ) { pushed in

@@ -103,26 +103,13 @@ struct StreamingEndToEndTests {
                 fixture.checkEqual(requests[0].protocolName, protocols.expectedProtocol, "upstream protocol")
                 fixture.expectInjected(requests[0].recorded)
                 // An origin that finished writing long before curl finished reading was let through by flow
-                // control while the client lagged: the difference sat in the proxy.
-                let check = {
-                    Self.expectBounded(
-                        memory, transfer: "1 GiB download, \(protocols) to \(client)", elapsed: elapsed,
-                        timing: "the origin wrote its last byte after "
-                            + Self.seconds(requests[0].responseWritten, since: started)
-                    )
-                }
-                if client == .h2 && protocols == .h2AndHTTP1 {
-                    // Known and open: HTTP/2 on both sides peaks at 120–210 MiB RSS (plateauing, not growing with
-                    // the body). Still measured and reported on every run; intermittent because some runs stay under.
-                    withKnownIssue(
-                        "HTTP/2 client with HTTP/2 origin: proxy RSS above 100 MiB on a 1 GiB download",
-                        isIntermittent: true
-                    ) {
-                        check()
-                    }
-                } else {
-                    check()
-                }
+                // control while the client lagged: the difference sat in the proxy. (HTTP/2 from a SwiftNIO origin
+                // is the case that once reached 270 MiB: see HTTP2FrameAligner.)
+                Self.expectBounded(
+                    memory, transfer: "1 GiB download, \(protocols) to \(client)", elapsed: elapsed,
+                    timing: "the origin wrote its last byte after "
+                        + Self.seconds(requests[0].responseWritten, since: started)
+                )
             }
         }
     }
