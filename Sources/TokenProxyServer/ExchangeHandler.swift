@@ -362,7 +362,27 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         requestHeadWritten = true
         requestSentAt = .now()
-        let endpoint = upstream.endpoint.description
+        if let body {
+            if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+            channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            armFirstByteTimer()
+        } else {
+            for part in ready.parts { channel.write(part, promise: nil) }
+            ready.parts.removeAll()
+            if ready.requestEnded { armFirstByteTimer() }
+        }
+        state = .streaming(requestDone: ready.requestEnded, responseDone: false)
+        channel.flush()
+        resumeClientReads()
+    }
+
+    /// Fails the exchange with 504 when the upstream has not begun its response `firstByteTimeout` after the whole
+    /// request was sent. Armed at the request's end, as Envoy's route timeout is: an upload that takes longer than
+    /// the timer is not a stall of the origin's (a stalled client is the idle timer's business).
+    private func armFirstByteTimer() {
+        guard responseHeadSent == false, firstByteTimer == nil, let endpoint = upstream?.endpoint.description else {
+            return
+        }
         let limit = runtime.limits.firstByteTimeout
         firstByteTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: limit) {
             self.firstByteTimer = nil
@@ -370,16 +390,6 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
                 reason: (.gatewayTimeout, "\(endpoint) sent no response within \(limit.nanoseconds / 1_000_000_000) s")
             )
         }
-        if let body {
-            if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
-            channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-        } else {
-            for part in ready.parts { channel.write(part, promise: nil) }
-            ready.parts.removeAll()
-        }
-        state = .streaming(requestDone: ready.requestEnded, responseDone: false)
-        channel.flush()
-        resumeClientReads()
     }
 
     private func forward(_ part: HTTPClientRequestPart) {
@@ -421,6 +431,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             if isEnd {
                 state = .streaming(requestDone: true, responseDone: responseDone)
                 upstream.channel.writeAndFlush(part, promise: nil)
+                armFirstByteTimer()
                 finishIfDone()
             } else {
                 upstream.channel.write(part, promise: nil)
@@ -434,8 +445,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
         guard let context, case .streaming(let requestDone, false) = state else { return }
-        if firstByteTimer != nil, let sent = requestSentAt {
+        if let sent = requestSentAt {
             ProxyMetrics.upstreamLatency(NIODeadline.now() - sent, host: record?.host ?? "")
+            requestSentAt = nil
         }
         firstByteTimer?.cancel()
         firstByteTimer = nil

@@ -19,6 +19,8 @@ enum UpstreamFailure {
                 return (.badGateway, "the certificate of \(destination) is not valid for that host name")
             }
             return (.badGateway, "TLS error talking to \(destination): \(error)")
+        case let error as UpstreamTimeout:
+            return (.gatewayTimeout, "\(destination) \(error)")
         case is ChannelError where "\(error)".contains("connectTimeout"):
             return (.gatewayTimeout, "timed out connecting to \(destination)")
         case let error as NIOConnectionError:

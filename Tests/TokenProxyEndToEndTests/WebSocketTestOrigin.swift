@@ -78,19 +78,12 @@ final class WebSocketTestOrigin {
             stdoutPath: directory.file("\(stem).stdout"),
             stderrPath: directory.file("\(stem).stderr")
         )
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let output = (try? String(contentsOfFile: child.stdoutPath, encoding: .utf8)) ?? ""
-            if let match = output.firstMatch(of: #/listening on ([0-9]+)/#), let port = Int(match.1) {
-                return WebSocketTestOrigin(port: port, mode: mode, child: child, recordPath: recordPath)
-            }
-            if !child.isRunning || ContinuousClock.now >= deadline {
-                await child.stop(grace: .seconds(1))
-                let stderr = (try? String(contentsOfFile: child.stderrPath, encoding: .utf8)) ?? ""
-                throw OriginError.didNotStart(mode: mode, stderr: String(stderr.suffix(2000)))
-            }
-            try? await Task.sleep(for: .milliseconds(50))
+        guard let port = await child.awaitListeningPort(timeout: timeout) else {
+            await child.stop(grace: .seconds(1))
+            let stderr = (try? String(contentsOfFile: child.stderrPath, encoding: .utf8)) ?? ""
+            throw OriginError.didNotStart(mode: mode, stderr: String(stderr.suffix(2000)))
         }
+        return WebSocketTestOrigin(port: port, mode: mode, child: child, recordPath: recordPath)
     }
 
     /// Everything recorded so far.
