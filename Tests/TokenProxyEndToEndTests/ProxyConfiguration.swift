@@ -74,6 +74,17 @@ struct ProxyConfiguration: Sendable {
     var auditLogPath: String? = nil
     /// More keys for the `audit:` mapping, such as `on_failure: fail_closed`.
     var auditSettings: String = ""
+    /// The entries under `policy:`, verbatim (two-space indented); `nil` writes no `policy:` (the proxy's defaults).
+    ///
+    /// The default lets the proxy reach the test origins, which are private (loopback) destinations on ephemeral
+    /// ports; egress tests set their own.
+    var policyYAML: String? = ProxyConfiguration.loopbackOriginsPolicy
+
+    /// `policy:` entries that admit origins on 127.0.0.0/8 and ::1 on any port.
+    static let loopbackOriginsPolicy = """
+          allow_private: [127.0.0.0/8, "::1"]
+          ports: any
+        """
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -91,8 +102,12 @@ struct ProxyConfiguration: Sendable {
             "audit: { log: \(quoted(auditLogPath ?? directory.file("audit.jsonl")))"
                 + (usageStore.map { ", store: \(quoted("sqlite:" + directory.file($0)))" } ?? "")
                 + (auditSettings.isEmpty ? "" : ", \(auditSettings)") + " }",
-            "credentials:",
         ]
+        if let policyYAML {
+            lines.append("policy:")
+            lines.append(expand(policyYAML, in: directory))
+        }
+        lines.append("credentials:")
         if let credentialsYAML {
             var text = credentialsYAML
             for (name, blob) in sealed {
