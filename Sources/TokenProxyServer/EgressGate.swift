@@ -12,7 +12,7 @@ struct EgressGate: Sendable {
     let resolver: DestinationResolver
 
     /// What to do with a destination.
-    enum Admission {
+    enum Admission: Sendable {
         /// Connect to exactly this address; `wouldDeny` is set when `monitor` mode records a miss of the allow list.
         case connect(SocketAddress, wouldDeny: String?)
         /// Refuse with 403 and this reason; nothing is dialled.

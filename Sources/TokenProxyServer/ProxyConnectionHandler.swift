@@ -108,7 +108,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             switch result {
             case .success(.connect(let address, let wouldDeny)):
                 if let wouldDeny { self.runtime.recordWouldDeny(record, reason: wouldDeny) }
-                self.connect(authority, at: address, record: record, context: context)
+                self.interceptOrTunnel(authority, at: address, record: record, context: context)
             case .success(.refuse(let reason)):
                 self.refuse(context, .forbidden, reason, record: record)
             case .failure(let error):
@@ -119,7 +119,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Intercepts (a rule covers the host, or `policy.inspect: all`) or tunnels to the admitted `address`.
-    private func connect(
+    private func interceptOrTunnel(
         _ authority: HostPort, at address: SocketAddress, record: ExchangeRecord, context: ChannelHandlerContext
     ) {
         guard context.channel.isActive else { return }

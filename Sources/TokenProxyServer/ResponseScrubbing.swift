@@ -14,7 +14,7 @@ struct ResponseScrubbing {
     /// Scrubbing for a request `rule` attached `material` to, or `nil` when the rule does not ask for it (or nothing
     /// was attached, or the material is not a single value).
     init?(rule: Rule?, material: InjectableMaterial?, attached: Bool) {
-        guard let rule, rule.scrubResponses, attached, case .secret(let secret) = material else { return nil }
+        guard let rule, rule.scrubResponses, attached, case .secret(let secret)? = material else { return nil }
         scrubber = ResponseScrubber(value: secret, replacement: Placeholders.defaultPlaceholder(for: rule.credential))
     }
 
