@@ -77,7 +77,7 @@ struct RequestTargetTests {
     @Test("absolute-form http requests are rewritten to origin form with Host from the URL")
     func forwardProxy() throws {
         let target = try RequestTarget.forwardProxy(head("http://Example.com:8080/p?q=1#frag", host: ["ignored"]))
-        #expect(target.endpoint == UpstreamEndpoint(host: "Example.com", port: 8080, usesTLS: false))
+        #expect(target.endpoint == UpstreamEndpoint(host: "example.com", port: 8080, usesTLS: false))
         #expect(target.host == "example.com")
         #expect(target.originForm == "/p?q=1")
         #expect(target.hostHeader == "Example.com:8080")
