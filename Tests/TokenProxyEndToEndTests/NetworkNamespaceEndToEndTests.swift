@@ -54,7 +54,7 @@ struct NetworkNamespaceEndToEndTests {
         let clients = Clients(proxyPort: 0, caBundle: "", directory: directory)
         let run = try await clients.run(
             "unshare",
-            ["-rnm", "sh", directory.file("run.sh"), directory.path, try ProxyProcess.binaryPath()]
+            ["-nm", "sh", directory.file("run.sh"), directory.path, try ProxyProcess.binaryPath()]
                 + Self.cases.map(\.line),
             timeout: .seconds(90)
         )

@@ -1,4 +1,4 @@
-/// The programs an egress test runs inside a network namespace of its own (`unshare -rnm`): a shell script that
+/// The programs an egress test runs inside a network namespace of its own (`unshare -nm`, as root): a shell script that
 /// sets up the namespace, listeners that log every connection they accept, a DNS server whose answers change
 /// between lookups, and a raw proxy client.
 ///
