@@ -11,7 +11,9 @@ extension ConfigurationLoader {
         if let (text, location) = try policy.string("egress") {
             modeLocation = location
             guard let mode = EgressPolicy.Mode(rawValue: text) else {
-                throw ConfigurationError("policy.egress must be open, monitor or allowlist, got '\(text)'", at: location)
+                throw ConfigurationError(
+                    "policy.egress must be open, monitor or allowlist, got '\(text)'", at: location
+                )
             }
             result.mode = mode
         }

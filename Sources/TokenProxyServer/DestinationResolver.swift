@@ -49,7 +49,9 @@ struct DestinationResolver: Sendable {
             let address: SocketAddress
             switch info.pointee.ai_family {
             case AF_INET:
-                address = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee, host: host) }
+                address = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    SocketAddress($0.pointee, host: host)
+                }
             case AF_INET6:
                 address = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
                     SocketAddress($0.pointee, host: host)

@@ -541,7 +541,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             }
         case .end(var trailers):
             if scrubbing != nil {
-                let (tail, scrubbedTrailers) = scrubbing!.finish(trailers: trailers, allocator: context.channel.allocator)
+                let allocator = context.channel.allocator
+                let (tail, scrubbedTrailers) = scrubbing!.finish(trailers: trailers, allocator: allocator)
                 trailers = scrubbedTrailers
                 if tail.readableBytes > 0 {
                     record?.bytesOut += tail.readableBytes

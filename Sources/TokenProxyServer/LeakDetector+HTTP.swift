@@ -32,6 +32,7 @@ extension LeakDetector {
     /// Searches the held start of a request body.
     func leak(in body: ByteBuffer) -> Leak? {
         guard !isEmpty else { return nil }
-        return body.withUnsafeReadableBytes { credential(in: $0) }.map { Leak(credential: $0, place: "the request body") }
+        let found = body.withUnsafeReadableBytes { credential(in: $0) }
+        return found.map { Leak(credential: $0, place: "the request body") }
     }
 }

@@ -106,7 +106,9 @@ struct AbsoluteTarget {
         let rest = uri[separator.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         var authorityText = rest[..<authorityEnd]
-        if let at = authorityText.lastIndex(of: "@") { authorityText = authorityText[authorityText.index(after: at)...] }
+        if let at = authorityText.lastIndex(of: "@") {
+            authorityText = authorityText[authorityText.index(after: at)...]
+        }
         guard let authority = HostPort(parsing: authorityText, defaultPort: scheme == "https" ? 443 : 80),
             authority.port > 0
         else { return nil }

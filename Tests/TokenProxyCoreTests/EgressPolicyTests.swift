@@ -39,7 +39,10 @@ struct EgressPolicyTests {
         #expect(EgressPolicy(ports: nil).checkName(host: "example.com", port: 22) == .allow)
     }
 
-    @Test("private addresses are denied in every mode unless allow_private names them", arguments: EgressPolicy.Mode.allCases)
+    @Test(
+        "private addresses are denied in every mode unless allow_private names them",
+        arguments: EgressPolicy.Mode.allCases
+    )
     func privateDenied(mode: EgressPolicy.Mode) throws {
         let policy = EgressPolicy(mode: mode, allow: [try EgressDestination("*.internal.example")])
         for address in ["127.0.0.1", "10.0.0.5", "169.254.169.254", "fd00::1", "::ffff:127.0.0.1"] {
@@ -61,7 +64,8 @@ struct EgressPolicyTests {
         #expect(policy.checkAddresses(host: "127.0.0.1", port: 443, addresses: ips("127.0.0.1")) == .allow)
         #expect(policy.checkAddresses(host: "localhost", port: 80, addresses: ips("::ffff:127.0.0.2")) == .allow)
         #expect(policy.checkAddresses(host: "metadata.internal", port: 80, addresses: ips("169.254.169.254")) == .allow)
-        #expect(policy.checkAddresses(host: "10.0.0.5", port: 8443, addresses: ips("10.0.0.5")) != .allow)  // 8443 not in ports
+        // 8443 is not in the default ports.
+        #expect(policy.checkAddresses(host: "10.0.0.5", port: 8443, addresses: ips("10.0.0.5")) != .allow)
         let anyPort = EgressPolicy(allowPrivate: policy.allowPrivate, ports: nil)
         #expect(anyPort.checkAddresses(host: "10.0.0.5", port: 8443, addresses: ips("10.0.0.5")) == .allow)
         #expect(anyPort.checkAddresses(host: "10.0.0.5", port: 443, addresses: ips("10.0.0.5")) != .allow)
@@ -70,7 +74,9 @@ struct EgressPolicyTests {
 
     @Test("a name answering with one public and one private address is denied")
     func mixedAnswer() {
-        let verdict = EgressPolicy().checkAddresses(host: "rebind.example", port: 443, addresses: ips("8.8.8.8", "127.0.0.1"))
+        let verdict = EgressPolicy().checkAddresses(
+            host: "rebind.example", port: 443, addresses: ips("8.8.8.8", "127.0.0.1")
+        )
         guard case .deny(let reason) = verdict else {
             Issue.record("mixed answer allowed")
             return
@@ -108,6 +114,7 @@ struct EgressPolicyTests {
     @Test("a CIDR allow entry must cover every resolved address")
     func cidrCoversAll() throws {
         let policy = EgressPolicy(mode: .allowlist, allow: [try EgressDestination("203.0.113.0/24")])
-        #expect(policy.checkAddresses(host: "a.example", port: 443, addresses: ips("203.0.113.1", "198.51.100.1")) != .allow)
+        let addresses = ips("203.0.113.1", "198.51.100.1")
+        #expect(policy.checkAddresses(host: "a.example", port: 443, addresses: addresses) != .allow)
     }
 }

@@ -63,8 +63,11 @@ struct PolicyConfigurationTests {
             credentials:
               github: { source: env:GITHUB_TOKEN }
             rules:
-              - { host: api.github.com, credential: github, inject: { header: Authorization, value: "Bearer {{secret}}" }, scrub_responses: true }
-              - { host: b.github.com, credential: github, inject: { header: Authorization, value: "Bearer {{secret}}" } }
+              - host: api.github.com
+                credential: github
+                inject: { header: Authorization, value: "Bearer {{secret}}" }
+                scrub_responses: true
+              - { host: b.github.com, credential: github, inject: { placeholder: true } }
             """
         let rules = try ConfigurationLoader.parse(yaml: yaml, file: "p.yaml").rules
         #expect(rules.map(\.scrubResponses) == [true, false])

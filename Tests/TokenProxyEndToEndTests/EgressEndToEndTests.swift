@@ -91,7 +91,9 @@ struct EgressEndToEndTests {
             let record = try await fixture.auditRecord("'denied' for 127.0.0.1") {
                 $0.decision == "denied" && $0.host == "127.0.0.1"
             }
-            fixture.check(record.reason?.contains("policy.egress: allowlist") == true, "reason: \(record.reason ?? "-")")
+            fixture.check(
+                record.reason?.contains("policy.egress: allowlist") == true, "reason: \(record.reason ?? "-")"
+            )
         }
     }
 
@@ -137,7 +139,10 @@ struct EgressEndToEndTests {
             let record = try await fixture.auditRecord("'leak'") { $0.decision == "leak" }
             fixture.checkEqual(record.host, "127.0.0.1", "leak host")
             #expect(record.status == 403)
-            fixture.check(record.reason?.lowercased().contains("x-debug-token header") == true, "reason: \(record.reason ?? "-")")
+            fixture.check(
+                record.reason?.lowercased().contains("x-debug-token header") == true,
+                "reason: \(record.reason ?? "-")"
+            )
             #expect(record.credential == nil)
         }
     }
@@ -152,7 +157,9 @@ struct EgressEndToEndTests {
                 arguments: ["--http1.1", "--data-binary", fixture.withCanary(padding + "&token={{canary}}&end")]
             )
             #expect(body.httpCode == 403, fixture.explain(body.run))
-            let url = try await fixture.clients.curl(fixture.withCanary("https://localhost:\(origin.port)/q?k={{canary}}"))
+            let url = try await fixture.clients.curl(
+                fixture.withCanary("https://localhost:\(origin.port)/q?k={{canary}}")
+            )
             #expect(url.httpCode == 403, fixture.explain(url.run))
             #expect(origin.requests.isEmpty)
             let records = await fixture.auditRecords { $0.filter { $0.decision == "leak" }.count >= 2 }
@@ -175,8 +182,11 @@ struct EgressEndToEndTests {
                 inject: { header: Authorization, value: "Bearer {{secret}}" }
                 scrub_responses: true
             """
-        try await ProxyFixture.run("scrub", configuration: configuration(policy: Self.loopback, rules: rules)) { fixture in
-            let origin = try await EchoOrigin.start(identity: fixture.certificates.origin(.valid), in: fixture.directory)
+        let scrubbing = configuration(policy: Self.loopback, rules: rules)
+        try await ProxyFixture.run("scrub", configuration: scrubbing) { fixture in
+            let origin = try await EchoOrigin.start(
+                identity: fixture.certificates.origin(.valid), in: fixture.directory
+            )
             for version in ["--http1.1", "--http2"] {
                 let result = try await fixture.clients.curl(
                     "https://localhost:\(origin.port)/echo", arguments: [version, "--include"]
@@ -186,7 +196,8 @@ struct EgressEndToEndTests {
                 let placeholder = "Bearer {{tokenproxy:e2e}}"
                 fixture.check(
                     result.body.components(separatedBy: placeholder).count == 4,
-                    "\(version): expected the placeholder in the header and twice in the body: \(fixture.redacted(result.body))"
+                    "\(version): expected the placeholder in the header and twice in the body: "
+                        + fixture.redacted(result.body)
                 )
                 fixture.check(
                     result.body.lowercased().contains("x-echo-authorization: bearer {{tokenproxy:e2e}}"),

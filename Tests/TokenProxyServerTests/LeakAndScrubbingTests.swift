@@ -63,8 +63,9 @@ struct LeakAndScrubbingTests {
 
     @Test("no scrubbing unless the rule asks for it and a single value was attached")
     func scrubbingOnlyWhenAsked() throws {
-        #expect(ResponseScrubbing(rule: try rule(scrub: false), material: .secret(Secret(value)), attached: true) == nil)
-        #expect(ResponseScrubbing(rule: try rule(scrub: true), material: .secret(Secret(value)), attached: false) == nil)
+        let material = InjectableMaterial.secret(Secret(value))
+        #expect(ResponseScrubbing(rule: try rule(scrub: false), material: material, attached: true) == nil)
+        #expect(ResponseScrubbing(rule: try rule(scrub: true), material: material, attached: false) == nil)
         #expect(ResponseScrubbing(rule: nil, material: .secret(Secret(value)), attached: true) == nil)
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Accept-Encoding": "gzip, br"])
         ResponseScrubbing.requestIdentityEncoding(&head)
