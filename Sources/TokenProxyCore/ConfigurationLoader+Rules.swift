@@ -105,12 +105,15 @@ extension ConfigurationLoader {
         } else if let (_, limitLocation) = try entry.int("max_body") {
             throw ConfigurationError("rules[\(index)].max_body only applies with body: true", at: limitLocation)
         }
+        let scrubResponses = try entry.bool("scrub_responses") ?? false
         try entry.rejectUnknownKeys()
-        return Rule(
+        var rule = Rule(
             index: index, host: host, port: port, path: path, methods: methods, credential: credentialName,
             injection: injection, allowPlaintext: allowPlaintext, require: require, bodyLimit: bodyLimit,
             location: location
         )
+        rule.scrubResponses = scrubResponses
+        return rule
     }
 
     /// Parses one `inject:` mapping: exactly one of header/value, basic, query, placeholder, aws_sigv4.

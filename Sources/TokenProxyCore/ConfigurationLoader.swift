@@ -98,6 +98,9 @@ public enum ConfigurationLoader {
         if let ruleNodes = try top.sequence("rules") {
             configuration.rules = try parseRules(ruleNodes, file: file, credentials: configuration.credentials)
         }
+        if var policy = try top.mapping("policy") {
+            configuration.policy = try parsePolicy(&policy)
+        }
         try top.rejectUnknownKeys()
         return configuration
     }

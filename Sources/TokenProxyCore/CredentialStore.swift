@@ -8,6 +8,8 @@ public struct CredentialStore: Sendable {
     public let placeholders: Placeholders
     /// One line per optional credential that was skipped, saying why (never a value).
     public let notices: [String]
+    /// Finds the values in memory in what clients send (see ``LeakDetector``).
+    public let leakDetector: LeakDetector
 
     /// Resolves every credential of `configuration`.
     ///
@@ -47,6 +49,7 @@ public struct CredentialStore: Sendable {
         values: [String: CredentialValue], rules: [Rule], notices: [String] = [], placeholders: Placeholders? = nil
     ) {
         self.values = values
+        self.leakDetector = LeakDetector(values: Self.secretValues(of: values))
         self.rules = RuleSet(rules.filter { values[$0.credential] != nil })
         self.notices = notices
         self.placeholders = placeholders ?? Placeholders(credentials: values.keys.map { ($0, nil) })
@@ -122,6 +125,25 @@ public struct CredentialStore: Sendable {
                 )
             )
         }
+    }
+
+    /// Every secret a client must never send: tokens, AWS secret keys and session tokens, OAuth client secrets and
+    /// refresh tokens.
+    static func secretValues(of values: [String: CredentialValue]) -> [(credential: String, value: Secret)] {
+        var result: [(credential: String, value: Secret)] = []
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+            switch value {
+            case .token(let secret):
+                result.append((name, secret))
+            case .aws(let credentials):
+                result.append((name, credentials.secretAccessKey))
+                if let session = credentials.sessionToken { result.append((name, session)) }
+            case .oauth2(let client):
+                result.append((name, client.clientSecret))
+                if let refresh = client.refreshToken { result.append((name, refresh)) }
+            }
+        }
+        return result
     }
 
     /// The variables `env:` sources read: they hold secrets, so programs run by `command:` sources never see them.

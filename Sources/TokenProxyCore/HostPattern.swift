@@ -82,7 +82,9 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Lower-cases `host`, removes IPv6 brackets and one trailing dot.
+    /// Lower-cases `host`, removes IPv6 brackets and one trailing dot, and writes an IP literal in its one canonical
+    /// spelling (`0177.0.0.1`, `2130706433` and `127.1` become `127.0.0.1`; IPv6 is compressed and loses its zone id),
+    /// so rules and policy see the address a client's odd spelling would reach.
     public static func normalize(_ host: String) -> String {
         var result = host.lowercased()
         if result.hasPrefix("[") && result.hasSuffix("]") {
@@ -90,6 +92,9 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
         }
         if result.hasSuffix(".") {
             result.removeLast()
+        }
+        if let address = IPAddress(result) {
+            return address.description
         }
         return result
     }

@@ -119,7 +119,7 @@ public struct Placeholders: Sendable {
     }
 
     /// The text as sent, percent-decoded, and the decoded credentials of a Basic value.
-    private static func views(of text: String) -> [String] {
+    static func views(of text: String) -> [String] {
         var views = [text]
         if text.contains("%"), let decoded = text.removingPercentEncoding, decoded != text { views.append(decoded) }
         if let basic = decodedBasic(text) { views.append(basic) }

@@ -27,6 +27,8 @@ public struct ProxyConfiguration: Sendable {
     public var auditOnFailure: AuditFailurePolicy = .warn
     /// The admin endpoint (health, metrics, status); `nil` runs none.
     public var adminListen: HostPort?
+    /// Where the proxy may connect, and how closely it inspects requests (`policy:`).
+    public var policy = EgressPolicy()
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
 

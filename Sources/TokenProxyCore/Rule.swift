@@ -24,6 +24,9 @@ public struct Rule: Sendable, Hashable {
     public var bodyLimit: Int?
     /// Where the rule is defined.
     public var location: SourceLocation
+    /// When `true`, the injected value is replaced by the credential's placeholder wherever it appears in the
+    /// response (headers and body), for APIs that echo credentials back.
+    public var scrubResponses = false
 
     /// Creates a rule.
     public init(

@@ -17,6 +17,10 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         case denied
         /// Failed: the upstream was unreachable, its certificate was bad, or the exchange broke.
         case error
+        /// Refused because the client sent the real value of a configured credential (the reason names which).
+        case leak
+        /// Allowed by `policy.egress: monitor`, but `allowlist` would have refused it (the reason says why).
+        case wouldDeny = "would_deny"
     }
 
     /// When the request started.

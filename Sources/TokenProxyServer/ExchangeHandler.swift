@@ -65,6 +65,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var acceptedUpgrade: HTTPResponseHead?
     /// Whether the current request's head (and so its credential) was written to an upstream.
     private var requestHeadWritten = false
+    /// The current response's scrubbing, when its rule has `scrub_responses: true`.
+    private var scrubbing: ResponseScrubbing?
 
     init(mode: Mode, runtime: ProxyRuntime) {
         self.mode = mode
@@ -152,7 +154,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         case .preparing:
             // Read on only to collect a body the rule must see whole (bounded by its limit).
             guard let preparation else { return true }
-            if preparation.awaitingFraming { return false }
+            if preparation.awaitingFraming || preparation.awaitingLeakScan { return false }
             guard preparation.bodyLimit != nil else { return true }
             return preparation.requestEnded
         case .streaming(let requestDone, _): return !requestDone && !(upstream?.channel.isWritable ?? true)
@@ -180,17 +182,19 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         responseHeadSent = false
         requestHeadWritten = false
         responseEndWritten = nil
+        scrubbing = nil
         clientVersion = head.version
         // An HTTP/2 stream ends by itself; closing it early would reset it (CANCEL) under data still queued.
         clientWantsClose = clientIsHTTP2 ? false : !head.isKeepAlive
 
-        let target: RequestTarget
+        var target: RequestTarget
         do {
             switch mode {
             case .intercepted(let session):
                 target = try .intercepted(
                     head, authority: session.authority, serverNameMismatch: session.serverNameMismatch
                 )
+                target.endpoint.address = session.upstreamAddress
             case .forwardProxy:
                 target = try .forwardProxy(head)
             }
@@ -212,6 +216,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
         if let refusal = runtime.recordingRefusal {
             refuse(.serviceUnavailable, refusal, decision: .error)
+            return
+        }
+        if let leak = runtime.credentials.snapshot.leakDetector.leak(in: head) {
+            refuseLeak(leak, destination: target.endpoint.description)
             return
         }
         if head.method == .CONNECT {
@@ -255,6 +263,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         record?.credential = plan.rule?.credential
         record?.decision = .forward
         preparation = Preparation(head: draft, plan: plan, target: target, store: store)
+        if !store.leakDetector.isEmpty && Preparation.mayHoldBody(head) {
+            preparation?.leakScanLimit = runtime.egress.policy.leakScanBytes
+        }
         if clientIsHTTP2 && !draft.headers.contains(name: "content-length") {
             // An HTTP/2 request says whether a body follows only by what comes next: DATA, or the end of the stream.
             preparation?.awaitingFraming = true
@@ -272,14 +283,49 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
 
         closeUpstream()
-        let endpoint = target.endpoint
+        if target.endpoint.address != nil {
+            lease(target.endpoint, context: context)
+        } else {
+            admitThenLease(target.endpoint, context: context)
+        }
+        launchIfReady()
+    }
+
+    private func lease(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
         runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime)
             .lease(endpoint, exclusiveHTTP1: isUpgradeRequest)
             .assumeIsolated()
             .whenComplete { result in
                 self.upstreamConnected(result, endpoint: endpoint)
             }
-        launchIfReady()
+    }
+
+    /// A forward-proxy request: the egress policy decides on the destination (one lookup), then the connection goes
+    /// to the address it admitted.
+    private func admitThenLease(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
+        runtime.egress.admit(
+            host: endpoint.host, port: endpoint.port, ownListeners: runtime.ownListeners, on: context.eventLoop
+        ).assumeIsolated().whenComplete { result in
+            guard case .preparing = self.state, let context = self.context else { return }
+            switch result {
+            case .success(.connect(let address, let wouldDeny)):
+                if let wouldDeny, let record = self.record { self.runtime.recordWouldDeny(record, reason: wouldDeny) }
+                var admitted = endpoint
+                admitted.address = address
+                self.lease(admitted, context: context)
+            case .success(.refuse(let reason)):
+                self.refuse(.forbidden, reason, decision: .denied)
+            case .failure(let error):
+                let failure = UpstreamFailure.describe(error, destination: endpoint.description)
+                self.refuse(failure.status, failure.reason, decision: .error)
+            }
+        }
+    }
+
+    /// Refuses a request that carries a credential's real value, and counts it.
+    private func refuseLeak(_ leak: LeakDetector.Leak, destination: String) {
+        ProxyMetrics.leak(credential: leak.credential, host: record?.host ?? "")
+        refuse(.forbidden, leak.reason(destination: destination), decision: .leak)
     }
 
     private func materialArrived(_ result: Result<InjectableMaterial, Error>, credential: String) {
@@ -323,6 +369,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private func launchIfReady() {
         guard case .preparing = state, var ready = preparation, ready.isReady, let upstream else { return }
         preparation = nil
+        if let leak = ready.store.leakDetector.leak(in: ready.scanned) {
+            refuseLeak(leak, destination: upstream.endpoint.description)
+            return
+        }
         var head = ready.head
         var body = ready.body
         if body != nil {
@@ -354,6 +404,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             refuse(.forbidden, ExchangePlan.requireRefusal(requiring, host: ready.target.host), decision: .denied)
             return
         }
+        scrubbing = ResponseScrubbing(rule: ready.rule, material: ready.material, attached: attached)
+        if scrubbing != nil { ResponseScrubbing.requestIdentityEncoding(&head) }
         if upstream.isStream {
             // HTTP/2 frames the body itself and forbids these; the stream's end marks the end of the body.
             head.headers.remove(name: "transfer-encoding")
@@ -398,6 +450,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         switch state {
         case .preparing:
             guard var pending = preparation else { return }
+            pending.holdForLeakScan(part)
             if pending.awaitingFraming {
                 pending.awaitingFraming = false
                 if case .body = part { pending.head.headers.replaceAll(name: "transfer-encoding", with: "chunked") }
@@ -471,6 +524,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             let isInformational = (100..<200).contains(code) && code != 101
             var headers = upstreamHead.headers
             headers.removeHopByHopHeaders()
+            if let refusal = scrubbing?.scrub(&headers, isFinal: !isInformational) {
+                upstreamEnded(reason: (.badGateway, refusal))
+                return
+            }
             if !isInformational {
                 record?.status = Int(code)
                 upstreamKeepAlive = upstreamHead.isKeepAlive
@@ -484,7 +541,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             )
             let head = HTTPResponseHead(version: clientVersion, status: upstreamHead.status, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(let buffer):
+        case .body(var buffer):
+            if scrubbing != nil { buffer = scrubbing!.scrub(buffer, allocator: context.channel.allocator) }
             record?.bytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { upstream?.handler.pauseReads() }
@@ -493,7 +551,16 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             if let upstream, let head = acceptedUpgrade {
                 becomeWebSocketTunnel(context: context, upstream: upstream, switchingHead: head)
             }
-        case .end(let trailers):
+        case .end(var trailers):
+            if scrubbing != nil {
+                let allocator = context.channel.allocator
+                let (tail, scrubbedTrailers) = scrubbing!.finish(trailers: trailers, allocator: allocator)
+                trailers = scrubbedTrailers
+                if tail.readableBytes > 0 {
+                    record?.bytesOut += tail.readableBytes
+                    context.write(wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
+                }
+            }
             state = .streaming(requestDone: requestDone, responseDone: true)
             // Settle the exchange before the final write: on an HTTP/2 stream that write closes the stream channel
             // at once, and whatever is recorded must not depend on what runs after it.

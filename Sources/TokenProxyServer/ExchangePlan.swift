@@ -92,6 +92,10 @@ struct Preparation {
     var upstreamReady = false
     /// An HTTP/2 request without a length: whether it has a body is known at its first DATA or end.
     var awaitingFraming = false
+    /// How many bytes at the start of the body are held and searched for credential values (0: none).
+    var leakScanLimit = 0
+    /// The start of the body held for that search.
+    var scanned = ByteBuffer()
 
     init(head: HTTPRequestHead, plan: ExchangePlan, target: RequestTarget, store: CredentialStore) {
         self.head = head
@@ -102,7 +106,7 @@ struct Preparation {
 
     /// Everything the request waits for is here.
     var isReady: Bool {
-        materialReady && upstreamReady && !awaitingFraming && (bodyLimit == nil || requestEnded)
+        materialReady && upstreamReady && !awaitingFraming && (bodyLimit == nil || requestEnded) && !awaitingLeakScan
     }
 }
 

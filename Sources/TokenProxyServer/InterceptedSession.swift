@@ -13,6 +13,8 @@ final class InterceptedSession {
     let clientAddress: String
     /// Set when the client's TLS server name differed from the CONNECT host; every request is then refused.
     var serverNameMismatch: String?
+    /// The address the egress policy admitted at CONNECT: every request of the session goes there.
+    var upstreamAddress: SocketAddress?
 
     init(authority: HostPort, clientAddress: String) {
         self.authority = authority

@@ -98,7 +98,8 @@ public struct ProxyAssembly: Sendable {
             recorder: recorder,
             logger: logger,
             auditOnFailure: configuration.auditOnFailure,
-            fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory)
+            fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory),
+            policy: configuration.policy
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening

@@ -83,10 +83,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     // MARK: CONNECT
 
     private func handleConnect(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard let authority = HostPort(parsing: head.uri), authority.port > 0 else {
+        guard let requested = HostPort(parsing: head.uri), requested.port > 0 else {
             refuse(context, .badRequest, "CONNECT needs host:port, got '\(head.uri.prefix(100))'", record: nil)
             return
         }
+        // From here on the host has one spelling: `0177.0.0.1`, `LOCALHOST.` and `[::FFFF:7f00:1]` are matched,
+        // checked, minted for and recorded as the address or name they stand for.
+        let authority = HostPort(host: HostPattern.normalize(requested.host), port: requested.port)
         let record = ExchangeRecord(
             client: clientAddress, method: .CONNECT, host: HostPattern.normalize(authority.host),
             port: authority.port, path: nil
@@ -99,13 +102,38 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             refuse(context, .serviceUnavailable, refusal, record: record)
             return
         }
-        if runtime.credentials.snapshot.rules.covers(host: authority.host, port: authority.port) {
+        runtime.egress.admit(
+            host: authority.host, port: authority.port, ownListeners: runtime.ownListeners, on: context.eventLoop
+        ).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(.connect(let address, let wouldDeny)):
+                if let wouldDeny { self.runtime.recordWouldDeny(record, reason: wouldDeny) }
+                self.interceptOrTunnel(authority, at: address, record: record, context: context)
+            case .success(.refuse(let reason)):
+                self.refuse(context, .forbidden, reason, record: record)
+            case .failure(let error):
+                let failure = UpstreamFailure.describe(error, destination: authority.description)
+                self.refuse(context, failure.status, failure.reason, record: record)
+            }
+        }
+    }
+
+    /// Intercepts (a rule covers the host, or `policy.inspect: all`) or tunnels to the admitted `address`.
+    private func interceptOrTunnel(
+        _ authority: HostPort, at address: SocketAddress, record: ExchangeRecord, context: ChannelHandlerContext
+    ) {
+        guard context.channel.isActive else { return }
+        if runtime.egress.policy.inspect == .all
+            || runtime.credentials.snapshot.rules.covers(host: authority.host, port: authority.port)
+        {
             runtime.interceptionContexts.context(for: authority.host, on: context.eventLoop)
                 .assumeIsolated()
                 .whenComplete { result in
                     switch result {
                     case .success(let tlsContext):
-                        self.becomeInterception(context: context, authority: authority, tlsContext: tlsContext)
+                        self.becomeInterception(
+                            context: context, authority: authority, address: address, tlsContext: tlsContext
+                        )
                     case .failure(let error):
                         self.refuse(
                             context, .badGateway, "could not mint a certificate for \(authority.host): \(error)",
@@ -118,7 +146,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 .connectTimeout(runtime.limits.connectTimeout)
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connect(host: authority.host, port: authority.port)
+                .connect(to: address)
                 .assumeIsolated()
                 .whenComplete { result in
                     switch result {
@@ -133,10 +161,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Replaces the HTTP handlers with a TLS server for `authority`, and HTTP handlers inside it.
-    private func becomeInterception(context: ChannelHandlerContext, authority: HostPort, tlsContext: NIOSSLContext) {
+    private func becomeInterception(
+        context: ChannelHandlerContext, authority: HostPort, address: SocketAddress, tlsContext: NIOSSLContext
+    ) {
         guard context.channel.isActive else { return }
         let pipeline = context.pipeline.syncOperations
         let session = InterceptedSession(authority: authority, clientAddress: clientAddress)
+        session.upstreamAddress = address
         let runtime = self.runtime
         let expectedName = HostPattern.normalize(authority.host)
         let isIPLiteral = LeafAddress.isIPLiteral(authority.host)

@@ -24,6 +24,11 @@ enum ProxyMetrics {
         }
     }
 
+    /// A request carried the real value of a credential and was refused.
+    static func leak(credential: String, host: String) {
+        Counter(label: "tokenproxy_leaks_total", dimensions: [("credential", credential), ("host", host)]).increment()
+    }
+
     /// Time from sending a request upstream to the start of its response.
     static func upstreamLatency(_ latency: TimeAmount, host: String) {
         Timer(label: "tokenproxy_upstream_latency_seconds", dimensions: [("host", host)])

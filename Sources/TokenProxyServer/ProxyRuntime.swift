@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import Synchronization
 import TokenProxyCore
@@ -37,6 +38,8 @@ public final class ProxyRuntime: Sendable {
     let ownListeners = OwnListeners()
     /// Exchanges and tunnels in progress, which a graceful shutdown waits for.
     let inFlight = Atomic<Int>(0)
+    /// The egress policy and the one DNS lookup per destination.
+    let egress: EgressGate
 
     /// Assembles a runtime.
     public init(
@@ -48,8 +51,10 @@ public final class ProxyRuntime: Sendable {
         recorder: UsageRecorder?,
         logger: Logger,
         auditOnFailure: AuditFailurePolicy = .warn,
-        fingerprinter: CredentialFingerprinter? = nil
+        fingerprinter: CredentialFingerprinter? = nil,
+        policy: EgressPolicy = EgressPolicy()
     ) {
+        self.egress = EgressGate(policy: policy, resolver: DestinationResolver(threadPool: NIOThreadPool.singleton))
         self.auditOnFailure = auditOnFailure
         self.fingerprinter = fingerprinter
         self.credentials = credentials

@@ -81,9 +81,10 @@ struct RequestTarget {
         guard absolute.scheme == "http" else {
             throw Refusal(status: .badRequest, reason: "\(absolute.scheme):// URLs must be tunnelled with CONNECT")
         }
+        let host = HostPattern.normalize(absolute.authority.host)
         return RequestTarget(
-            endpoint: UpstreamEndpoint(host: absolute.authority.host, port: absolute.authority.port, usesTLS: false),
-            host: HostPattern.normalize(absolute.authority.host), port: absolute.authority.port,
+            endpoint: UpstreamEndpoint(host: host, port: absolute.authority.port, usesTLS: false),
+            host: host, port: absolute.authority.port,
             originForm: absolute.originForm, hostHeader: absolute.authorityText
         )
     }
@@ -96,16 +97,19 @@ struct AbsoluteTarget {
     var authorityText: String
     var originForm: String
 
-    /// Parses `http://` and `https://` URLs; refuses user info, which has no business in a proxied request.
+    /// Parses `http://` and `https://` URLs. User info (`user:pass@`) is dropped: it has no business in a proxied
+    /// request, and what stands after it is the host the client actually reaches.
     init?(_ uri: String) {
         guard let separator = uri.range(of: "://") else { return nil }
         let scheme = uri[..<separator.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         let rest = uri[separator.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        let authorityText = rest[..<authorityEnd]
-        guard !authorityText.contains("@"),
-            let authority = HostPort(parsing: authorityText, defaultPort: scheme == "https" ? 443 : 80),
+        var authorityText = rest[..<authorityEnd]
+        if let at = authorityText.lastIndex(of: "@") {
+            authorityText = authorityText[authorityText.index(after: at)...]
+        }
+        guard let authority = HostPort(parsing: authorityText, defaultPort: scheme == "https" ? 443 : 80),
             authority.port > 0
         else { return nil }
         var path = String(rest[authorityEnd...])

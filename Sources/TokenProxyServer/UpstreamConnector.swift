@@ -10,6 +10,9 @@ struct UpstreamEndpoint: Hashable, CustomStringConvertible {
     var host: String
     var port: Int
     var usesTLS: Bool
+    /// The address the egress policy admitted; the connection goes there, never to a second lookup of `host`
+    /// (which stays the TLS server name and the name the certificate is verified for).
+    var address: SocketAddress? = nil
 
     var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -37,7 +40,7 @@ enum UpstreamConnector {
         let ready = eventLoop.makePromise(of: UpstreamProtocol.self)
         let tlsContext = allowHTTP2 ? runtime.upstreamTLS : runtime.upstreamTLSHTTP1Only
         let limits = runtime.limits
-        let connected = ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limits.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -71,7 +74,8 @@ enum UpstreamConnector {
                     )
                 }
             }
-            .connect(host: endpoint.host, port: endpoint.port)
+        let connected = endpoint.address.map { bootstrap.connect(to: $0) }
+            ?? bootstrap.connect(host: endpoint.host, port: endpoint.port)
 
         connected.whenComplete { result in
             switch result {

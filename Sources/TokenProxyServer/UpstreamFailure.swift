@@ -30,6 +30,8 @@ enum UpstreamFailure {
             }
             let first = error.connectionErrors.first.map { Self.explain($0.error) } ?? reasons.first ?? "\(error)"
             return (.badGateway, "cannot connect to \(destination): \(first)")
+        case let error as DestinationResolutionError:
+            return (.badGateway, error.description)
         case let error as IOError:
             return (.badGateway, "connection to \(destination) failed: \(Self.explain(error))")
         default:

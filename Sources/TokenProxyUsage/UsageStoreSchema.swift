@@ -64,7 +64,7 @@ enum UsageStoreSchema {
     static let useCondition = "credential IS NOT NULL AND method <> '\(refreshMethod)'"
 
     /// The SQL condition (on `requests`) for a row that counts as an error: see ``UsageEvent/countsAsError``.
-    static let errorCondition = "(decision IN ('error', 'denied') OR status >= 500)"
+    static let errorCondition = "(decision IN ('error', 'denied', 'leak') OR status >= 500)"
 
     /// The method of the record a failed background re-read of a credential's source leaves.
     static let refreshMethod = "REFRESH"
@@ -102,6 +102,6 @@ extension UsageEvent {
 
     /// Whether the event counts as an error: the proxy refused it or failed it, or the origin answered 5xx.
     var countsAsError: Bool {
-        decision == .error || decision == .denied || status >= 500
+        decision == .error || decision == .denied || decision == .leak || status >= 500
     }
 }

@@ -123,7 +123,10 @@ struct HostPatternTests {
 
     @Test("normalize lower-cases, strips brackets and one trailing dot", arguments: [
         ("API.Example.com.", "api.example.com"), ("[::1]", "::1"), ("[FE80::1]", "fe80::1"), ("a..", "a."),
-        ("plain", "plain"),
+        ("plain", "plain"), ("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"), ("127.0.0.1.", "127.0.0.1"), ("[::FFFF:127.0.0.1]", "::ffff:127.0.0.1"),
+        ("[fe80::1%25eth0]", "fe80::1"), ("fe80::1%eth0", "fe80::1"), ("0:0:0:0:0:0:0:1", "::1"),
+        ("1e100.net", "1e100.net"), ("08.0.0.1", "08.0.0.1"), ("256.0.0.1", "256.0.0.1"),
     ])
     func normalize(input: String, expected: String) {
         #expect(HostPattern.normalize(input) == expected)

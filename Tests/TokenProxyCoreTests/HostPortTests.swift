@@ -84,7 +84,7 @@ struct HostPortTests {
 
     @Test("loopback hosts", arguments: [
         "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "localhost", "LOCALHOST.", "LocalHost", "foo.localhost",
-        "a.b.LOCALHOST",
+        "a.b.LOCALHOST", "0177.0.0.1", "2130706433", "127.1", "0x7f.1", "[::1]",
     ])
     func loopback(host: String) {
         #expect(HostPort(host: host, port: 8080).isLoopback)
@@ -92,7 +92,7 @@ struct HostPortTests {
 
     @Test("non-loopback hosts", arguments: [
         "10.0.0.1", "example.com", "0.0.0.0", "::", "128.0.0.1", "126.0.0.1", "192.168.1.1", "localhost.example.com",
-        "notlocalhost", "127.0.0.1.example.com", "0177.0.0.1", "2130706433", "127.1", "::2",
+        "notlocalhost", "127.0.0.1.example.com", "0277.0.0.1", "2147483648", "128.1", "::2",
     ])
     func notLoopback(host: String) {
         #expect(!HostPort(host: host, port: 8080).isLoopback)

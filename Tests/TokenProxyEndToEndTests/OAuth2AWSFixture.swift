@@ -169,6 +169,9 @@ final class OAuth2AWSFixture {
             "ca: { dir: \(Self.quoted(directory.file("certs"))) }",
             "upstream: { ca_bundle: \(Self.quoted(certificates.authorityPath)) }",
             "audit: { log: \(Self.quoted(auditLogPath)) }",
+            // The token endpoint, moto and the origins are loopback destinations on ephemeral ports.
+            "policy:",
+            ProxyConfiguration.loopbackOriginsPolicy,
         ].joined(separator: "\n") + "\n" + credentialsAndRules
         let configPath = try directory.write(yaml, to: "tokenproxy.yaml")
         var arguments = ["serve", "--config", configPath, "--listen", "127.0.0.1:0"]

@@ -76,6 +76,17 @@ struct ProxyConfiguration: Sendable {
     var auditSettings: String = ""
     /// More top-level YAML (e.g. `timeouts: { first_byte: 2s }`), placed before `credentials:`.
     var topLevelYAML: String = ""
+    /// The entries under `policy:`, verbatim (two-space indented); `nil` writes no `policy:` (the proxy's defaults).
+    ///
+    /// The default lets the proxy reach the test origins, which are private (loopback) destinations on ephemeral
+    /// ports; egress tests set their own.
+    var policyYAML: String? = ProxyConfiguration.loopbackOriginsPolicy
+
+    /// `policy:` entries that admit origins on 127.0.0.0/8 and ::1 on any port.
+    static let loopbackOriginsPolicy = """
+          allow_private: [127.0.0.0/8, "::1"]
+          ports: any
+        """
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -95,6 +106,10 @@ struct ProxyConfiguration: Sendable {
                 + (auditSettings.isEmpty ? "" : ", \(auditSettings)") + " }",
         ]
         if !topLevelYAML.isEmpty { lines.append(topLevelYAML) }
+        if let policyYAML {
+            lines.append("policy:")
+            lines.append(expand(policyYAML, in: directory))
+        }
         lines.append("credentials:")
         if let credentialsYAML {
             var text = credentialsYAML

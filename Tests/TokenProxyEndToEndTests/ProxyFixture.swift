@@ -315,6 +315,12 @@ final class ProxyFixture {
         request.values(of: ProxyConfiguration.injectedHeader) == ["Bearer \(canary)"]
     }
 
+    /// `text` with `{{canary}}` replaced by the real canary: for a test that plays a client which got hold of the
+    /// token (leak detection). Pass the result only to a client's arguments, never to a message or a file.
+    func withCanary(_ text: String) -> String {
+        text.replacingOccurrences(of: "{{canary}}", with: canary)
+    }
+
     /// Whether any header of `request` contains the canary.
     func carriesCanary(_ request: TestOrigin.RecordedRequest) -> Bool {
         request.headers.contains { $0.value.contains(canary) || $0.value.contains(canaryRandomPart) }

@@ -77,7 +77,7 @@ struct RequestTargetTests {
     @Test("absolute-form http requests are rewritten to origin form with Host from the URL")
     func forwardProxy() throws {
         let target = try RequestTarget.forwardProxy(head("http://Example.com:8080/p?q=1#frag", host: ["ignored"]))
-        #expect(target.endpoint == UpstreamEndpoint(host: "Example.com", port: 8080, usesTLS: false))
+        #expect(target.endpoint == UpstreamEndpoint(host: "example.com", port: 8080, usesTLS: false))
         #expect(target.host == "example.com")
         #expect(target.originForm == "/p?q=1")
         #expect(target.hostHeader == "Example.com:8080")
@@ -87,11 +87,26 @@ struct RequestTargetTests {
     }
 
     @Test("forward-proxy requests that are not absolute http URLs are refused", arguments: [
-        "/relative", "https://example.com/", "http://user:pass@example.com/", "ftp://example.com/", "http://:80/",
+        "/relative", "https://example.com/", "ftp://example.com/", "http://:80/", "http://user@/",
     ])
     func forwardProxyRefusals(uri: String) {
         #expect(throws: RequestTarget.Refusal.self) {
             try RequestTarget.forwardProxy(head(uri, host: []))
         }
+    }
+
+    @Test("user info and odd host spellings in absolute-form URLs name the host they reach", arguments: [
+        ("http://user:pass@example.com/", "example.com", 80),
+        ("http://api.example.com@Evil.Example.:8080/x", "evil.example", 8080),
+        ("http://0177.0.0.1/", "127.0.0.1", 80),
+        ("http://2130706433:81/", "127.0.0.1", 81),
+        ("http://[::FFFF:127.0.0.1]/", "::ffff:127.0.0.1", 80),
+    ])
+    func forwardProxyNormalisation(uri: String, host: String, port: Int) throws {
+        let target = try RequestTarget.forwardProxy(head(uri, host: []))
+        #expect(target.host == host)
+        #expect(target.endpoint.host == host)
+        #expect(target.port == port)
+        #expect(!(target.hostHeader ?? "").contains("@"))
     }
 }
