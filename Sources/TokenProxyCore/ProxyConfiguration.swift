@@ -27,6 +27,10 @@ public struct ProxyConfiguration: Sendable {
     public var auditOnFailure: AuditFailurePolicy = .warn
     /// The admin endpoint (health, metrics, status); `nil` runs none.
     public var adminListen: HostPort?
+    /// The TLS listener (`listen_tls:`), beside `listen`; `nil` runs none.
+    public var listenTLS: ListenTLSConfiguration?
+    /// The clients allowed to use the proxy (`clients:`); empty means no authentication.
+    public var clients: [ClientConfiguration] = []
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
 

@@ -11,12 +11,15 @@ final class InterceptedSession {
     let authority: HostPort
     /// The client's address, for records.
     let clientAddress: String
+    /// The client that authenticated on the CONNECT (`nil` when no `clients:` are configured).
+    let client: ClientConfiguration?
     /// Set when the client's TLS server name differed from the CONNECT host; every request is then refused.
     var serverNameMismatch: String?
 
-    init(authority: HostPort, clientAddress: String) {
+    init(authority: HostPort, clientAddress: String, client: ClientConfiguration? = nil) {
         self.authority = authority
         self.clientAddress = clientAddress
+        self.client = client
     }
 }
 

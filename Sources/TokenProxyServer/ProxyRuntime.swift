@@ -31,6 +31,8 @@ public final class ProxyRuntime: Sendable {
     public let auditOnFailure: AuditFailurePolicy
     /// Keyed fingerprints of attached values, for records.
     public let fingerprinter: CredentialFingerprinter?
+    /// Client authentication, environment silos and rate limits.
+    public let access: ClientAccess
     /// When the proxy started, for `/status`.
     public let started = Date()
     /// The ports the proxy and admin listeners are bound to; requests aimed at them are refused.
@@ -48,8 +50,10 @@ public final class ProxyRuntime: Sendable {
         recorder: UsageRecorder?,
         logger: Logger,
         auditOnFailure: AuditFailurePolicy = .warn,
-        fingerprinter: CredentialFingerprinter? = nil
+        fingerprinter: CredentialFingerprinter? = nil,
+        access: ClientAccess = ClientAccess()
     ) {
+        self.access = access
         self.auditOnFailure = auditOnFailure
         self.fingerprinter = fingerprinter
         self.credentials = credentials

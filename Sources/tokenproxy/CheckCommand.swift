@@ -23,6 +23,10 @@ struct CheckCommand: ParsableCommand {
             }
             for notice in store.notices { print("notice: \(notice)") }
             print("rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+            _ = try ClientAccess(configuration: configuration, resolver: SecretResolver())
+            for client in configuration.clients {
+                print("client \(client.name): \(client.summary)")
+            }
         }
     }
 }

@@ -74,6 +74,8 @@ struct ProxyConfiguration: Sendable {
     var auditLogPath: String? = nil
     /// More keys for the `audit:` mapping, such as `on_failure: fail_closed`.
     var auditSettings: String = ""
+    /// More top-level settings (`clients:`, `listen_tls:`…), verbatim, appended after `rules:`. `{{dir}}` as above.
+    var extraYAML: String? = nil
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -106,7 +108,7 @@ struct ProxyConfiguration: Sendable {
         lines.append("rules:")
         if let rulesYAML {
             lines.append(expand(rulesYAML, in: directory))
-            return lines.joined(separator: "\n") + "\n"
+            return lines.joined(separator: "\n") + "\n" + extraLines(in: directory)
         }
         for rule in rules {
             lines.append("  - host: \(quoted(rule.host))")
@@ -125,7 +127,11 @@ struct ProxyConfiguration: Sendable {
                 lines.append("    methods: [\(methods.joined(separator: ", "))]")
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + extraLines(in: directory)
+    }
+
+    private func extraLines(in directory: TestDirectory) -> String {
+        extraYAML.map { expand($0, in: directory) + "\n" } ?? ""
     }
 
     /// The directory of the proxy's CA (and seal key).
