@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOTLS
 import TokenProxyCore
 
 /// Records a client whose TLS handshake with the proxy's TLS listener failed (an expired, untrusted or otherwise
@@ -42,3 +43,6 @@ final class ClientHandshakeAuditor: ChannelInboundHandler, RemovableChannelHandl
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable)
+extension ClientHandshakeAuditor: Sendable {}

@@ -22,8 +22,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Listen address HOST:PORT; overrides the configuration. Port 0 picks one. A non-loopback address needs "
-            + "clients: in the configuration, or --insecure-open."
+        help: ArgumentHelp(
+            "Listen address HOST:PORT; overrides the configuration. Port 0 picks one. A non-loopback address needs "
+                + "clients: in the configuration, or --insecure-open."
+        )
     )
     var listen: String?
 
