@@ -50,6 +50,30 @@ struct RateLimitEndToEndTests {
         }
     }
 
+    @Test("curl over HTTP/2: each stream on one connection counts (burst 2 → the third request gets 429)")
+    func http2StreamsCountOneByOne() async throws {
+        var configuration = ProxyConfiguration()
+        configuration.credentialsYAML = """
+              \(ProxyConfiguration.credentialName):
+                source: env:\(ProxyConfiguration.credentialVariable)
+                rate: 1/h
+                burst: 2
+            """
+        try await ProxyFixture.run("rate-h2-streams", configuration: configuration) { fixture in
+            let origin = try await fixture.startOrigin(.valid)
+            let urls = (1...3).map { "https://localhost:\(origin.port)/stream/\($0)" }
+            // Sequential transfers reuse the one intercepted HTTP/2 connection: three streams, one CONNECT.
+            let result = try await fixture.clients.curl(urls, arguments: ["--http2"])
+            #expect(result.transfers.map(\.httpCode) == [200, 200, 429], fixture.explain(result.run))
+            #expect(result.transfers.map(\.newConnections).reduce(0, +) == 1, "transfers: \(result.transfers)")
+            #expect(origin.requests.count == 2)
+            let records = await fixture.auditRecords { $0.contains { $0.status == 429 } }
+            let limited = records.filter { $0.status == 429 }
+            #expect(limited.count == 1)
+            fixture.checkEqual(limited.first?.path, "/stream/3", "path of the refused stream")
+        }
+    }
+
     @Test("curl: a client's daily budget refuses the request after it with 429 until the next UTC day")
     func clientDailyBudget() async throws {
         let key = "tpclientkey-" + UUID().uuidString.lowercased()
