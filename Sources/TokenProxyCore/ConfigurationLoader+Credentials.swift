@@ -66,13 +66,16 @@ extension ConfigurationLoader {
                 refreshInterval = try parseDuration(ttlNode, key: "credentials.\(name).ttl", reader: entry)
             }
             _ = try entry.string("description")
+            let environment = try parseEnvironment(&entry)
+            let limits = try parseRateLimits(&entry)
             try entry.rejectUnknownKeys()
-            result.append(
-                CredentialConfiguration(
-                    name: name, kind: kind, optional: optional, placeholder: placeholder,
-                    refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
-                )
+            var credential = CredentialConfiguration(
+                name: name, kind: kind, optional: optional, placeholder: placeholder,
+                refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
             )
+            credential.environment = environment
+            credential.limits = limits
+            result.append(credential)
         }
         return result
     }

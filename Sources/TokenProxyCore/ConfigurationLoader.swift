@@ -61,7 +61,7 @@ public enum ConfigurationLoader {
         configuration.file = file
 
         if let (text, location) = try top.string("listen") {
-            configuration.listen = try parseListen(text, at: location)
+            configuration.listen = try parseAddress(text, at: location)
         }
         if var ca = try top.mapping("ca") {
             if let (dir, _) = try ca.string("dir") { configuration.caDirectory = dir }
@@ -101,11 +101,19 @@ public enum ConfigurationLoader {
         if var policy = try top.mapping("policy") {
             configuration.policy = try parsePolicy(&policy)
         }
+        if var listenTLS = try top.mapping("listen_tls") {
+            configuration.listenTLS = try parseListenTLS(
+                &listenTLS, at: top.location(ofKey: "listen_tls", fallback: root)
+            )
+        }
+        if var clients = try top.mapping("clients") {
+            configuration.clients = try parseClients(&clients, configuration: configuration)
+        }
         try top.rejectUnknownKeys()
         return configuration
     }
 
-    /// Parses a listen address, refusing anything that is not loopback.
+    /// Parses a listen address, refusing anything that is not loopback (the admin endpoint's rule).
     public static func parseListen(_ text: String, at location: SourceLocation) throws(ConfigurationError) -> HostPort {
         guard let address = HostPort(parsing: text) else {
             throw ConfigurationError(
@@ -113,10 +121,10 @@ public enum ConfigurationLoader {
             )
         }
         guard address.isLoopback else {
-            // Until client authentication exists, a non-loopback listener would offer every token to the network.
+            // The admin endpoint has no authentication of its own: it must not be reachable from other machines.
             throw ConfigurationError(
-                "listen address '\(text)' is not loopback; tokenproxy only listens on 127.0.0.1, ::1 or localhost "
-                    + "so that no other machine can use its tokens",
+                "listen address '\(text)' is not loopback; this listener accepts only 127.0.0.1, ::1 or localhost "
+                    + "so that no other machine can reach it",
                 at: location
             )
         }

@@ -30,6 +30,10 @@ public struct CredentialConfiguration: Sendable, Hashable {
     public var placeholder: String?
     /// When set, the sources are read again this often in the background; a failed read keeps the last good value.
     public var refreshInterval: Duration?
+    /// The environment tag (`staging`, `prod`…): when set, only clients with the same tag get this credential.
+    public var environment: String?
+    /// Rate limits and a daily budget for this credential's use, across all clients.
+    public var limits = RateLimits()
     /// Where the credential is defined, for error messages.
     public var location: SourceLocation
     /// Where its main source is written, for source errors.

@@ -29,6 +29,10 @@ public struct ProxyConfiguration: Sendable {
     public var adminListen: HostPort?
     /// Where the proxy may connect, and how closely it inspects requests (`policy:`).
     public var policy = EgressPolicy()
+    /// The TLS listener (`listen_tls:`), beside `listen`; `nil` runs none.
+    public var listenTLS: ListenTLSConfiguration?
+    /// The clients allowed to use the proxy (`clients:`); empty means no authentication.
+    public var clients: [ClientConfiguration] = []
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
 

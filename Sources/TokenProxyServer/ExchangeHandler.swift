@@ -35,6 +35,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private let mode: Mode
     private let runtime: ProxyRuntime
     private let clientAddress: String
+    /// The authenticated client: the CONNECT's in intercepted mode, each request's own in forward-proxy mode.
+    private var client: ClientConfiguration?
 
     private var context: ChannelHandlerContext?
     private var state = State.idle
@@ -72,7 +74,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         self.mode = mode
         self.runtime = runtime
         switch mode {
-        case .intercepted(let session): clientAddress = session.clientAddress
+        case .intercepted(let session):
+            clientAddress = session.clientAddress
+            client = session.client
         case .forwardProxy(let address): clientAddress = address
         }
     }
@@ -210,6 +214,17 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         record = ExchangeRecord(
             client: clientAddress, method: head.method, host: target.host, port: target.port, path: target.path
         )
+        if case .forwardProxy = mode {
+            // Each absolute-form request carries its own Proxy-Authorization; nothing is dialled without it.
+            switch ClientAdmission.authenticate(head, channel: context.channel, access: runtime.access) {
+            case .failure(let refusal):
+                refuse(refusal.status, refusal.reason, decision: .denied, headers: refusal.headers)
+                return
+            case .success(let authenticated):
+                client = authenticated
+                record?.client = ClientAdmission.label(authenticated, address: clientAddress)
+            }
+        }
         if case .forwardProxy = mode, runtime.ownListeners.contains(host: target.host, port: target.port) {
             refuse(.forbidden, "refusing to proxy to tokenproxy's own listener \(target.endpoint)", decision: .denied)
             return
@@ -262,6 +277,11 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         record?.rule = plan.rule?.index
         record?.credential = plan.rule?.credential
         record?.decision = .forward
+        // The client's allow-list, its environment and the rate limits, once the rule (and so the credential) is known.
+        if let refusal = ClientAdmission.refusal(runtime.access.admit(client: client, rule: plan.rule)) {
+            refuse(refusal.status, refusal.reason, decision: .denied, headers: refusal.headers)
+            return
+        }
         preparation = Preparation(head: draft, plan: plan, target: target, store: store)
         if !store.leakDetector.isEmpty && Preparation.mayHoldBody(head) {
             preparation?.leakScanLimit = runtime.egress.policy.leakScanBytes
@@ -685,7 +705,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     // MARK: Helpers
 
     /// Answers the current request locally, records it, and closes the connection after the response.
-    private func refuse(_ status: HTTPResponseStatus, _ reason: String, decision: UsageEvent.Decision) {
+    private func refuse(
+        _ status: HTTPResponseStatus, _ reason: String, decision: UsageEvent.Decision, headers: [(String, String)] = []
+    ) {
         guard let context else { return }
         record?.status = Int(status.code)
         finishRecord(decision: decision, reason: reason)
@@ -697,7 +719,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             return
         }
         responseHeadSent = true
-        LocalResponse(status: status, reason: reason).send(on: context, version: clientVersion, wrap: wrapOutboundOut)
+        LocalResponse(status: status, reason: reason, headers: headers).send(
+            on: context, version: clientVersion, wrap: wrapOutboundOut
+        )
     }
 
     private func finishRecord(decision: UsageEvent.Decision?, reason: String?) {

@@ -7,7 +7,7 @@ import TokenProxyCore
 struct ExchangeRecord {
     let started = Date()
     let startedUptime = NIODeadline.now()
-    let client: String
+    var client: String
     let method: HTTPMethod
     var host: String
     var port: Int

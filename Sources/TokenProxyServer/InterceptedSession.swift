@@ -11,14 +11,17 @@ final class InterceptedSession {
     let authority: HostPort
     /// The client's address, for records.
     let clientAddress: String
+    /// The client that authenticated on the CONNECT (`nil` when no `clients:` are configured).
+    let client: ClientConfiguration?
     /// Set when the client's TLS server name differed from the CONNECT host; every request is then refused.
     var serverNameMismatch: String?
     /// The address the egress policy admitted at CONNECT: every request of the session goes there.
     var upstreamAddress: SocketAddress?
 
-    init(authority: HostPort, clientAddress: String) {
+    init(authority: HostPort, clientAddress: String, client: ClientConfiguration? = nil) {
         self.authority = authority
         self.clientAddress = clientAddress
+        self.client = client
     }
 }
 

@@ -8,6 +8,8 @@ import NIOHTTP1
 struct LocalResponse {
     var status: HTTPResponseStatus
     var reason: String
+    /// Extra headers (`Proxy-Authenticate`, `Retry-After`).
+    var headers: [(String, String)] = []
 
     /// The text body: one line starting with `tokenproxy:`.
     var body: String { "tokenproxy: \(reason)\n" }
@@ -21,6 +23,7 @@ struct LocalResponse {
             headers.add(name: "connection", value: "close")  // HTTP/2 has no such header: the stream just ends
         }
         headers.add(name: "cache-control", value: "no-store")
+        headers.add(contentsOf: self.headers)
         return HTTPResponseHead(version: version, status: status, headers: headers)
     }
 

@@ -40,11 +40,13 @@ public struct ProxyAssembly: Sendable {
         adminListen: HostPort? = nil,
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onAdminListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        onTLSListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
         let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
         let resolver = SecretResolver(environment: environment)
         let credentials = try CredentialStore(configuration: configuration, resolver: resolver)
+        let access = try ClientAccess(configuration: configuration, resolver: resolver)
         let (authority, created) = try CertificateAuthority.loadOrCreate(
             paths: CertificateAuthority.Paths(directory: configuration.caDirectory)
         )
@@ -99,7 +101,8 @@ public struct ProxyAssembly: Sendable {
             logger: logger,
             auditOnFailure: configuration.auditOnFailure,
             fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory),
-            policy: configuration.policy
+            policy: configuration.policy,
+            access: access
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening
@@ -125,6 +128,11 @@ public struct ProxyAssembly: Sendable {
                     onListening: onAdminListening
                 )
             )
+        }
+        if let listenTLS = configuration.listenTLS {
+            var tlsServer = ProxyServer.Configuration(listen: listenTLS.listen)
+            tlsServer.tls = try ClientListenerTLS.makeContext(listenTLS)
+            services.append(ProxyServer(configuration: tlsServer, runtime: runtime, onListening: onTLSListening))
         }
         services.append(server)
         return ProxyAssembly(

@@ -32,6 +32,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var state = State.awaitingHead
     private var readPending = false
     private var clientAddress = "unknown"
+    /// The authenticated client (`nil` when no `clients:` are configured).
+    private var client: ClientConfiguration?
 
     init(runtime: ProxyRuntime) {
         self.runtime = runtime
@@ -90,10 +92,20 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         // From here on the host has one spelling: `0177.0.0.1`, `LOCALHOST.` and `[::FFFF:7f00:1]` are matched,
         // checked, minted for and recorded as the address or name they stand for.
         let authority = HostPort(host: HostPattern.normalize(requested.host), port: requested.port)
-        let record = ExchangeRecord(
+        var record = ExchangeRecord(
             client: clientAddress, method: .CONNECT, host: HostPattern.normalize(authority.host),
             port: authority.port, path: nil
         )
+        // Authentication comes first: an unauthenticated CONNECT is answered 407 and nothing is minted or dialled.
+        switch ClientAdmission.authenticate(head, channel: context.channel, access: runtime.access) {
+        case .failure(let refusal):
+            refuse(context, refusal.status, refusal.reason, record: record, headers: refusal.headers)
+            return
+        case .success(let client):
+            self.client = client
+            clientAddress = ClientAdmission.label(client, address: clientAddress)
+            record.client = clientAddress
+        }
         if runtime.ownListeners.contains(host: HostPattern.normalize(authority.host), port: authority.port) {
             refuse(context, .forbidden, "refusing to proxy to tokenproxy's own listener \(authority)", record: record)
             return
@@ -142,6 +154,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                     }
                 }
         } else {
+            // A blind tunnel is one exchange of its client (intercepted requests are counted one by one instead).
+            if let refusal = ClientAdmission.refusal(runtime.access.admit(client: client, rule: nil)) {
+                refuse(context, refusal.status, refusal.reason, record: record, headers: refusal.headers)
+                return
+            }
             ClientBootstrap(group: context.eventLoop)
                 .connectTimeout(runtime.limits.connectTimeout)
                 .channelOption(.allowRemoteHalfClosure, value: true)
@@ -166,7 +183,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     ) {
         guard context.channel.isActive else { return }
         let pipeline = context.pipeline.syncOperations
-        let session = InterceptedSession(authority: authority, clientAddress: clientAddress)
+        let session = InterceptedSession(authority: authority, clientAddress: clientAddress, client: client)
         session.upstreamAddress = address
         let runtime = self.runtime
         let expectedName = HostPattern.normalize(authority.host)
@@ -264,17 +281,21 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func refuse(
-        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String, record: ExchangeRecord?
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String, record: ExchangeRecord?,
+        headers: [(String, String)] = []
     ) {
         state = .done
         if var record {
             record.status = Int(status.code)
-            record.decision = status == .badRequest || status == .forbidden ? .denied : .error
+            let deniedStatuses: [HTTPResponseStatus] = [
+                .badRequest, .forbidden, .proxyAuthenticationRequired, .tooManyRequests,
+            ]
+            record.decision = deniedStatuses.contains(status) ? .denied : .error
             record.reason = reason
             runtime.record(record.event())
         }
         guard context.channel.isActive else { return }
-        LocalResponse(status: status, reason: reason).send(on: context, wrap: wrapOutboundOut)
+        LocalResponse(status: status, reason: reason, headers: headers).send(on: context, wrap: wrapOutboundOut)
     }
 }
 

@@ -32,6 +32,8 @@ public final class ProxyRuntime: Sendable {
     public let auditOnFailure: AuditFailurePolicy
     /// Keyed fingerprints of attached values, for records.
     public let fingerprinter: CredentialFingerprinter?
+    /// Client authentication, environment silos and rate limits.
+    public let access: ClientAccess
     /// When the proxy started, for `/status`.
     public let started = Date()
     /// The ports the proxy and admin listeners are bound to; requests aimed at them are refused.
@@ -52,9 +54,11 @@ public final class ProxyRuntime: Sendable {
         logger: Logger,
         auditOnFailure: AuditFailurePolicy = .warn,
         fingerprinter: CredentialFingerprinter? = nil,
-        policy: EgressPolicy = EgressPolicy()
+        policy: EgressPolicy = EgressPolicy(),
+        access: ClientAccess = ClientAccess()
     ) {
         self.egress = EgressGate(policy: policy, resolver: DestinationResolver(threadPool: NIOThreadPool.singleton))
+        self.access = access
         self.auditOnFailure = auditOnFailure
         self.fingerprinter = fingerprinter
         self.credentials = credentials

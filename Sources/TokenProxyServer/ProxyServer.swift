@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import TokenProxyCore
 
@@ -12,6 +13,8 @@ public struct ProxyServer: Service {
         public var listen: HostPort
         /// Accept backlog.
         public var backlog: Int32 = 256
+        /// When set, clients speak TLS to this listener (`listen_tls:`), possibly with a client certificate.
+        public var tls: NIOSSLContext?
 
         /// Creates a configuration for `listen`.
         public init(listen: HostPort) {
@@ -40,6 +43,7 @@ public struct ProxyServer: Service {
     /// Binds and serves until graceful shutdown or cancellation.
     public func run() async throws {
         let runtime = self.runtime
+        let tls = configuration.tls
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,7 +54,13 @@ public struct ProxyServer: Service {
                 channel.closeFuture.whenComplete { _ in ProxyMetrics.clientConnections(-1) }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    // First in the pipeline, so it outlives every switch (interception, tunnel, WebSocket).
+                    if let tls {
+                        // Under everything else: the proxy protocol, CONNECT included, runs inside this TLS session.
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                        try pipeline.addHandler(HandshakeDeadline(timeout: runtime.limits.handshakeTimeout))
+                        try pipeline.addHandler(ClientHandshakeAuditor(runtime: runtime))
+                    }
+                    // First after TLS, so it outlives every switch (interception, tunnel, WebSocket).
                     try pipeline.addHandler(IdleStateHandler(allTimeout: runtime.limits.idleTimeout))
                     try pipeline.addHandler(IdleConnectionCloser())
                     try pipeline.addHandlers(HTTPPipeline.proxyFacingHandlers(limits: runtime.limits))

@@ -20,7 +20,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
-    @Option(name: .long, help: "Listen address HOST:PORT (loopback only); overrides the configuration. Port 0 picks one.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Listen address HOST:PORT; overrides the configuration. Port 0 picks one. A non-loopback address needs "
+                + "clients: in the configuration, or --insecure-open."
+        )
+    )
     var listen: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -31,6 +37,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Keep core dumps enabled (for debugging only: a core file would hold the tokens).")
     var allowCoreDumps = false
+
+    @Flag(
+        name: .long,
+        help: "Listen on a non-loopback address without clients: (anyone who reaches the port can use every token)."
+    )
+    var insecureOpen = false
 
     func run() async throws {
         if !allowCoreDumps {
@@ -43,6 +55,15 @@ struct ServeCommand: AsyncParsableCommand {
                 return try ConfigurationLoader.parseListenOverride(listen)
             } catch {
                 throw CLIFailure(error.description)
+            }
+        }
+        try Self.failingCleanly {
+            if let refusal = ListenerExposure.refusal(
+                listeners: [(listen == nil ? "listen" : "--listen", address)]
+                    + (configuration.listenTLS.map { [("listen_tls.listen", $0.listen)] } ?? []),
+                hasClients: !configuration.clients.isEmpty, insecureOpen: insecureOpen
+            ) {
+                throw CLIFailure(refusal)
             }
         }
         let level = logLevel
@@ -66,7 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
         let assembly = try Self.failingCleanly {
             try ProxyAssembly.make(
                 configuration: configuration, listen: address, logger: logger, adminListen: adminAddress,
-                metricsRegistry: registry, onAdminListening: { announcement.adminListening(on: $0) }
+                metricsRegistry: registry, onAdminListening: { announcement.adminListening(on: $0) },
+                onTLSListening: { announcement.tlsListening(on: $0) }
             ) { bound in
                 announcement.listening(on: bound)
             }
@@ -87,6 +109,6 @@ struct ServeCommand: AsyncParsableCommand {
 extension ConfigurationLoader {
     /// Parses a `--listen` value with the same rules as the `listen:` setting.
     static func parseListenOverride(_ text: String) throws(ConfigurationError) -> HostPort {
-        try parseListen(text, at: SourceLocation(file: "--listen"))
+        try parseAddress(text, at: SourceLocation(file: "--listen"))
     }
 }

@@ -60,6 +60,13 @@ final class StartupAnnouncement: Sendable {
         )
     }
 
+    /// Says where the TLS listener (`listen_tls:`) listens; clients use it as an `https://` proxy URL.
+    func tlsListening(on address: SocketAddress) {
+        let host = address.ipAddress ?? "127.0.0.1"
+        let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(address.port ?? 0)"
+        FileHandle.standardOutput.write(Data("TLS proxy listener on https://\(authority)\n".utf8))
+    }
+
     private func printIfReady() {
         guard let address = bound.withLock({ $0 }) else { return }
         guard let lines = prepared.withLock({ value -> [String]? in

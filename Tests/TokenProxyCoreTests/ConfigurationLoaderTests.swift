@@ -198,11 +198,13 @@ struct BadConfiguration: Sendable, CustomTestStringConvertible {
         ),
     ]
 
+    /// Non-loopback proxy listen addresses load (``ListenerExposure`` decides at `serve`); the admin endpoint's
+    /// are refused.
     static let listens: [BadConfiguration] =
         ["0.0.0.0:8080", "10.0.0.1:80", "[::]:8080", "example.com:8080", "192.168.1.10:3128"].map { listen in
             .init(
-                name: "non-loopback listen \(listen)", yaml: "# proxy\nlisten: \"\(listen)\"\n", line: 2,
-                fragment: "listen address '\(listen)' is not loopback"
+                name: "non-loopback admin listen \(listen)", yaml: "# proxy\nadmin: { listen: \"\(listen)\" }\n",
+                line: 2, fragment: "listen address '\(listen)' is not loopback"
             )
         }
         + ["localhost", "127.0.0.1:", "127.0.0.1:99999", "::1:8080", "127.0.0.1:http", ":8080"].map { listen in
@@ -532,7 +534,7 @@ struct ConfigurationLoaderTests {
         try Self.expectRefusal(bad)
     }
 
-    @Test("non-loopback and malformed listen addresses are refused", arguments: BadConfiguration.listens)
+    @Test("non-loopback admin and malformed listen addresses are refused", arguments: BadConfiguration.listens)
     func listens(_ bad: BadConfiguration) throws {
         try Self.expectRefusal(bad)
     }

@@ -87,6 +87,8 @@ struct ProxyConfiguration: Sendable {
           allow_private: [127.0.0.0/8, "::1"]
           ports: any
         """
+    /// More top-level settings (`clients:`, `listen_tls:`…), verbatim, appended after `rules:`. `{{dir}}` as above.
+    var extraYAML: String? = nil
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -124,7 +126,7 @@ struct ProxyConfiguration: Sendable {
         lines.append("rules:")
         if let rulesYAML {
             lines.append(expand(rulesYAML, in: directory))
-            return lines.joined(separator: "\n") + "\n"
+            return lines.joined(separator: "\n") + "\n" + extraLines(in: directory)
         }
         for rule in rules {
             lines.append("  - host: \(quoted(rule.host))")
@@ -143,7 +145,11 @@ struct ProxyConfiguration: Sendable {
                 lines.append("    methods: [\(methods.joined(separator: ", "))]")
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + extraLines(in: directory)
+    }
+
+    private func extraLines(in directory: TestDirectory) -> String {
+        extraYAML.map { expand($0, in: directory) + "\n" } ?? ""
     }
 
     /// The directory of the proxy's CA (and seal key).
