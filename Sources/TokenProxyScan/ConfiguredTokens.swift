@@ -64,7 +64,8 @@ public struct ConfiguredTokens: Sendable {
     public init(store: CredentialStore) {
         var values: [(name: String, secret: Secret)] = []
         for name in store.loadedCredentialNames {
-            switch store.value(named: name) {
+            guard let value = store.value(named: name) else { continue }
+            switch value {
             case .token(let secret):
                 values.append((name, secret))
             case .aws(let credentials):
@@ -73,8 +74,6 @@ public struct ConfiguredTokens: Sendable {
             case .oauth2(let client):
                 values.append((name, client.clientSecret))
                 if let refresh = client.refreshToken { values.append((name, refresh)) }
-            case nil:
-                continue
             }
         }
         self.init(values: values)

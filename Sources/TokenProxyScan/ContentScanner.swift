@@ -24,7 +24,7 @@ public struct ContentScanner: Sendable {
 
     private let configured: ConfiguredTokens
     private let placeholders: Placeholders
-    private let publicFingerprinter = CredentialFingerprinter.publicLabel(fingerprintLabel)
+    private let publicFingerprinter = CredentialFingerprinter.publicLabel(ContentScanner.fingerprintLabel)
 
     /// Creates a scanner for `configured` tokens; values equal to one of `placeholders` (or containing a default
     /// `{{tokenproxy:NAME}}` placeholder) are never findings.
@@ -53,7 +53,7 @@ public struct ContentScanner: Sendable {
         matches += AWSSecretKeyMatcher.secrets(in: bytes, lines: lines, near: keyIDLines)
         matches += PrivateKeyBlockMatcher.blocks(in: bytes)
         matches += SecretAssignmentMatcher.assignments(in: bytes)
-        return Self.mostSpecific(matches).compactMap { match in
+        return Self.mostSpecific(matches).compactMap { match -> Hit? in
             let value = UnsafeBufferPointer(rebasing: bytes[match.range])
             guard !isPlaceholder(value) else { return nil }
             let isConfigured = match.kind == .configuredToken

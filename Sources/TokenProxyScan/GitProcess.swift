@@ -47,7 +47,7 @@ final class GitProcess {
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: stderrPath)
     }
 
@@ -67,8 +67,12 @@ final class GitProcess {
     }
 
     /// Stops git early (everything needed has been read).
+    ///
+    /// With SIGKILL: git inherits the signal mask of the thread that started it, and Swift concurrency's threads
+    /// (where an async command runs us) block SIGTERM, so `terminate()` could leave git blocked on a full pipe forever.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? stdout.fileHandleForReading.close()
         process.waitUntilExit()
     }
 

@@ -36,11 +36,10 @@ struct ScanAllowlistTests {
     @Test("a malformed entry is an error naming file:line")
     func malformed() {
         for (text, line) in [("ok/path\nhmac-sha256:xyz\n", 2), ("\n\nsrc/a.txt:0\n", 3), ("a?b\n", 1)] {
-            #expect {
+            let error = #expect(throws: ScanError.self) {
                 try ScanAllowlist(text: text, file: "allow.txt")
-            } throws: { error in
-                (error as? ScanError)?.description.hasPrefix("allow.txt:\(line): ") == true
             }
+            #expect(error?.description.hasPrefix("allow.txt:\(line): ") == true, "\(String(describing: error))")
         }
     }
 
