@@ -55,7 +55,7 @@ public struct ContentScanner: Sendable {
         matches += SecretAssignmentMatcher.assignments(in: bytes)
         return Self.mostSpecific(matches).compactMap { match -> Hit? in
             let value = UnsafeBufferPointer(rebasing: bytes[match.range])
-            guard !isPlaceholder(value) else { return nil }
+            guard !isPlaceholder(value), !Self.isDocumentedExample(match.kind, value) else { return nil }
             let isConfigured = match.kind == .configuredToken
             return Hit(
                 line: lines.line(of: match.range.lowerBound),
@@ -80,6 +80,14 @@ public struct ContentScanner: Sendable {
     private func isPlaceholder(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
         let text = String(decoding: value, as: UTF8.self)
         return placeholders.names[text] != nil || text.contains("{{tokenproxy:")
+    }
+
+    /// Whether an AWS key is one of AWS's documentation examples (`AKIAIOSFODNN7EXAMPLE` and its secret key end in
+    /// `EXAMPLE` / `EXAMPLEKEY`): they are in countless tests and docs, and no account accepts them.
+    private static func isDocumentedExample(_ kind: FindingKind, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard kind == .awsAccessKeyID || kind == .awsSecretAccessKey else { return false }
+        let text = String(decoding: value, as: UTF8.self)
+        return text.hasSuffix("EXAMPLE") || text.hasSuffix("EXAMPLEKEY")
     }
 
     /// The public fingerprint of a finding: HMAC under ``fingerprintLabel`` of the kind, a NUL and the value.

@@ -3,9 +3,10 @@
 /// Names: anything ending in `_TOKEN`, `_KEY` or `_SECRET`, or containing `PASSWORD` (case-insensitive, with `-`, `.`
 /// and camelCase read as `_`: `apiKey`, `client-secret`, `db.password`), but not public keys and the like. Forms:
 /// `NAME=value`, `NAME: value`, `NAME := value`, `NAME => value`, `"NAME": "value"`, with or without quotes around
-/// the value. Values: 16 to 1024 characters with no spaces or template syntax (`$`, `{`, `(`, `<`, `[`, `%`), at least
-/// two of upper case, lower case and digits, and a Shannon entropy of at least ``minimumEntropy`` bits per character.
-/// That leaves out references (`${GITHUB_TOKEN}`, `os.environ["X"]`), placeholders and words (`your-token-here`).
+/// the value. Values: 16 to 1024 characters with no spaces, template or reference syntax (`$`, `{`, `(`, `<`, `[`, `%`,
+/// `:`, `?`), with letters and digits, a Shannon entropy of at least ``minimumEntropy`` bits per character, and not a
+/// dotted identifier path (`P256.Signing.PrivateKey`). That leaves out references (`${GITHUB_TOKEN}`,
+/// `os.environ["X"]`, `env:API_KEY`, `sealed:…`), code, placeholders and words (`your-token-here`).
 enum SecretAssignmentMatcher {
     /// The shortest value the generic rule reports.
     static let minimumLength = 16
@@ -20,7 +21,7 @@ enum SecretAssignmentMatcher {
     ]
     /// Bytes a literal secret value may not contain: whitespace, quotes and the syntax of references and templates.
     private static let valueStoppers = ByteClass.table { byte in
-        byte <= 0x20 || byte >= 0x7F || "\"'`$(){}<>[]%\\,;".utf8.contains(byte)
+        byte <= 0x20 || byte >= 0x7F || "\"'`$(){}<>[]%\\,;:?".utf8.contains(byte)
     }
 
     /// The values of every secret assignment in `bytes` (the value's range, without quotes).
@@ -99,8 +100,32 @@ enum SecretAssignmentMatcher {
     /// Whether the value looks like a literal secret rather than a reference, a placeholder or a word.
     static func isSecretValue(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
         guard range.count >= minimumLength, range.count <= maximumLength else { return false }
-        let classes = [ByteClass.isUpper, ByteClass.isLower, ByteClass.isDigit]
-        guard classes.filter({ ByteClass.any(bytes, range, $0) }).count >= 2 else { return false }
+        guard ByteClass.any(bytes, range, ByteClass.isDigit),
+            ByteClass.any(bytes, range, { ByteClass.isUpper($0) || ByteClass.isLower($0) }),
+            !isIdentifierPath(bytes, range)
+        else { return false }
         return ShannonEntropy.bitsPerCharacter(UnsafeBufferPointer(rebasing: bytes[range])) >= minimumEntropy
+    }
+
+    /// Whether the value is code naming something (`P256.Signing.PrivateKey`, `authority.privateKey`): two or more
+    /// dot-separated identifiers. A JWT (`eyJ…`) has the same alphabet but is a credential.
+    static func isIdentifierPath(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        guard !ByteClass.hasPrefix(bytes, range, "eyJ") else { return false }
+        var segments = 1
+        var segmentStart = true
+        for index in range {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: ".") {
+                guard !segmentStart else { return false }
+                segments += 1
+                segmentStart = true
+            } else if segmentStart {
+                guard ByteClass.isUpper(byte) || ByteClass.isLower(byte) || byte == UInt8(ascii: "_") else { return false }
+                segmentStart = false
+            } else if !(ByteClass.isAlphanumeric(byte) || byte == UInt8(ascii: "_")) {
+                return false
+            }
+        }
+        return segments >= 2 && !segmentStart
     }
 }

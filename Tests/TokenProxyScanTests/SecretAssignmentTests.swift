@@ -43,6 +43,11 @@ struct SecretAssignmentTests {
         "if token == \"%@\" {",  // a comparison
         "API_KEY = \"Ab3dEf9h\"",  // too short
         "API_TOKEN = \"{{tokenproxy:github}}\"",  // the default placeholder
+        "client_secret: env:OKTA_CLIENT_SECRET_2",  // a tokenproxy source reference
+        "source_token: sealed:v1.%@",  // a sealed blob, made to be committed
+        "let privateKey: P256.Signing.PrivateKey",  // a type annotation
+        "let sessionToken = credentials.sessionToken2?.value",  // an expression
+        "DEPLOY_KEY = \"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef\"",  // letters only: a word list, not random
     ]
 
     @Test(

@@ -82,6 +82,13 @@ struct TokenShapeTests {
         #expect(ContentScanner().scan(Array(far.utf8)).map(\.kind) == [.awsAccessKeyID])
     }
 
+    @Test("AWS's documentation example keys (…EXAMPLE, …EXAMPLEKEY) are not findings")
+    func awsDocumentationExamples() {
+        let text = "aws_access_key_id = AKIA" + "IOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY"
+            + "EXAMPLEKEY\n"
+        #expect(ContentScanner().scan(Array(text.utf8)).isEmpty)
+    }
+
     @Test("a PEM private key block is found at its BEGIN line, also written with \\n escapes")
     func privateKeyBlocks() {
         for label in ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"] {
