@@ -120,7 +120,8 @@ enum SecretAssignmentMatcher {
                 segments += 1
                 segmentStart = true
             } else if segmentStart {
-                guard ByteClass.isUpper(byte) || ByteClass.isLower(byte) || byte == UInt8(ascii: "_") else { return false }
+                let startsIdentifier = ByteClass.isUpper(byte) || ByteClass.isLower(byte) || byte == UInt8(ascii: "_")
+                guard startsIdentifier else { return false }
                 segmentStart = false
             } else if !(ByteClass.isAlphanumeric(byte) || byte == UInt8(ascii: "_")) {
                 return false

@@ -84,8 +84,8 @@ struct TokenShapeTests {
 
     @Test("AWS's documentation example keys (…EXAMPLE, …EXAMPLEKEY) are not findings")
     func awsDocumentationExamples() {
-        let text = "aws_access_key_id = AKIA" + "IOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY"
-            + "EXAMPLEKEY\n"
+        let text = "aws_access_key_id = AKIA" + "IOSFODNN7EXAMPLE\n"
+            + "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY\n"
         #expect(ContentScanner().scan(Array(text.utf8)).isEmpty)
     }
 
