@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TokenProxyCA", targets: ["TokenProxyCA"]),
         .library(name: "TokenProxyServer", targets: ["TokenProxyServer"]),
         .library(name: "TokenProxyUsage", targets: ["TokenProxyUsage"]),
+        .library(name: "TokenProxyScan", targets: ["TokenProxyScan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -76,6 +77,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        .target(name: "TokenProxyScan", dependencies: ["TokenProxyCore"]),
         .executableTarget(
             name: "tokenproxy",
             dependencies: [
@@ -83,6 +85,7 @@ let package = Package(
                 "TokenProxyCA",
                 "TokenProxyServer",
                 "TokenProxyUsage",
+                "TokenProxyScan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(name: "TokenProxyCoreTests", dependencies: ["TokenProxyCore"]),
         .testTarget(name: "TokenProxyCATests", dependencies: ["TokenProxyCA"]),
         .testTarget(name: "TokenProxyUsageTests", dependencies: ["TokenProxyUsage"]),
+        .testTarget(name: "TokenProxyScanTests", dependencies: ["TokenProxyScan", "TokenProxyCore"]),
         .testTarget(
             name: "TokenProxyServerTests",
             dependencies: [

@@ -54,7 +54,13 @@ public struct CredentialFingerprinter: Sendable {
 
     /// `hmac-sha256:` and the first 16 hex digits of HMAC-SHA256(key, value).
     public func fingerprint(of secret: Secret) -> String {
-        let code = secret.withUnsafeBytes { HMAC<SHA256>.authenticationCode(for: $0, using: key) }
+        secret.withUnsafeBytes { fingerprint(ofBytes: $0) }
+    }
+
+    /// `hmac-sha256:` and the first 16 hex digits of HMAC-SHA256(key, bytes): the same as `fingerprint(of: Secret)`
+    /// for bytes that are not (yet) a ``Secret``, such as a candidate string a scanner compares.
+    public func fingerprint(ofBytes bytes: UnsafeRawBufferPointer) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key)
         return "hmac-sha256:" + Hex.lowercase(code.prefix(8))
     }
 
