@@ -66,13 +66,14 @@ extension ConfigurationLoader {
                 refreshInterval = try parseDuration(ttlNode, key: "credentials.\(name).ttl", reader: entry)
             }
             _ = try entry.string("description")
+            let lifecycle = try parseLifecycle(&entry, kind: kind, near: value)
             try entry.rejectUnknownKeys()
-            result.append(
-                CredentialConfiguration(
-                    name: name, kind: kind, optional: optional, placeholder: placeholder,
-                    refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
-                )
+            var credential = CredentialConfiguration(
+                name: name, kind: kind, optional: optional, placeholder: placeholder,
+                refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
             )
+            lifecycle.apply(to: &credential)
+            result.append(credential)
         }
         return result
     }
@@ -164,13 +165,13 @@ extension ConfigurationLoader {
         return .command(source)
     }
 
-    /// A duration written as seconds (`30`) or with a unit (`500ms`, `30s`, `10m`, `2h`).
+    /// A duration written as seconds (`30`) or with a unit (`500ms`, `30s`, `10m`, `2h`, `90d`).
     static func parseDuration(_ node: Node, key: String, reader: YAMLMappingReader) throws(ConfigurationError) -> Duration {
         let location = reader.location(of: node)
         guard let text = node.scalar?.string.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             throw ConfigurationError("\(key) must be a duration such as 30s, 10m or 2h", at: location)
         }
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         var number = Substring(text)
         var scale = 1.0
         for (suffix, factor) in units where text.hasSuffix(suffix) {

@@ -98,6 +98,7 @@ public enum ConfigurationLoader {
         if let ruleNodes = try top.sequence("rules") {
             configuration.rules = try parseRules(ruleNodes, file: file, credentials: configuration.credentials)
         }
+        if let watch = try top.bool("watch") { configuration.watch = watch }
         try top.rejectUnknownKeys()
         return configuration
     }

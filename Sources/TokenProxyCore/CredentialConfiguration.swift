@@ -1,3 +1,5 @@
+import Foundation
+
 /// One entry under `credentials:`: a named secret and where to read it.
 public struct CredentialConfiguration: Sendable, Hashable {
     /// What kind of secret this is.
@@ -32,6 +34,14 @@ public struct CredentialConfiguration: Sendable, Hashable {
     public var refreshInterval: Duration?
     /// Where the credential is defined, for error messages.
     public var location: SourceLocation
+    /// When set (`expires:`), the credential is out of service from this instant on, with the reason "expired".
+    public var expires: Date? = nil
+    /// When set (`not_before:`), the credential is out of service before this instant ("not yet valid").
+    public var notBefore: Date? = nil
+    /// When set (`previous:`), the token being rotated out: tried once when the origin answers 401 to the current one.
+    public var previous: CredentialSource? = nil
+    /// When set (`rotate_every:`), the proxy warns once a value has been in use longer than this.
+    public var rotateEvery: Duration? = nil
     /// Where its main source is written, for source errors.
     public var sourceLocation: SourceLocation
 

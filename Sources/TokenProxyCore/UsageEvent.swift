@@ -17,6 +17,9 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         case denied
         /// Failed: the upstream was unreachable, its certificate was bad, or the exchange broke.
         case error
+        /// An operator's action on the running proxy (`RELOAD`, `REVOKE`, `UNREVOKE` in `method`), or a lifecycle
+        /// warning (`ROTATE`); `reason` says what was done.
+        case admin
     }
 
     /// When the request started.

@@ -10,6 +10,9 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Option(help: ArgumentHelp("Fail (exit 1) naming configured credentials unused for DAYS days.", valueName: "DAYS"))
+    var stale: Int?
+
     func run() throws {
         try Self.failingCleanly {
             let configuration = try options.load()
@@ -23,6 +26,7 @@ struct CheckCommand: ParsableCommand {
             }
             for notice in store.notices { print("notice: \(notice)") }
             print("rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+            try Self.checkLifecycle(configuration, staleDays: stale)
         }
     }
 }
