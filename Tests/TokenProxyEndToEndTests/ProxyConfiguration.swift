@@ -74,6 +74,8 @@ struct ProxyConfiguration: Sendable {
     var auditLogPath: String? = nil
     /// More keys for the `audit:` mapping, such as `on_failure: fail_closed`.
     var auditSettings: String = ""
+    /// More top-level settings, verbatim (`watch: true`, `timeouts: { drain: 20s }`).
+    var topLevelYAML: String = ""
 
     /// Every canary label the configuration refers to.
     var canaryLabels: Set<String> {
@@ -91,8 +93,11 @@ struct ProxyConfiguration: Sendable {
             "audit: { log: \(quoted(auditLogPath ?? directory.file("audit.jsonl")))"
                 + (usageStore.map { ", store: \(quoted("sqlite:" + directory.file($0)))" } ?? "")
                 + (auditSettings.isEmpty ? "" : ", \(auditSettings)") + " }",
-            "credentials:",
         ]
+        if !topLevelYAML.isEmpty {
+            lines.append(topLevelYAML)
+        }
+        lines.append("credentials:")
         if let credentialsYAML {
             var text = credentialsYAML
             for (name, blob) in sealed {
