@@ -20,10 +20,6 @@ extension AdminStatus {
             if case .revoked(let revocation) = state { entry["revoked_at"] = RFC3339.string(from: revocation.time) }
             if let expires = credential.expires { entry["expires"] = RFC3339.string(from: expires) }
             if let notBefore = credential.notBefore { entry["not_before"] = RFC3339.string(from: notBefore) }
-            if let previous = credential.previous {
-                entry["previous"] = previous.description
-                entry["previous_loaded"] = store.previousValues[credential.name] != nil
-            }
             if let rotateEvery = credential.rotateEvery {
                 let interval = LifecycleController.seconds(rotateEvery)
                 entry["rotate_every_seconds"] = Int(interval)

@@ -42,7 +42,6 @@ struct StatusCommand: AsyncParsableCommand {
         if credential["loaded"] as? Bool == false { line += ", not loaded" }
         if let expires = credential["expires"] as? String { line += ", expires \(expires)" }
         if let notBefore = credential["not_before"] as? String { line += ", not before \(notBefore)" }
-        if let previous = credential["previous"] as? String { line += ", rotating from \(previous)" }
         if credential["rotation_due"] as? Bool == true { line += ", ROTATION DUE" }
         return line
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TokenProxyCore
 
-/// `expires:`, `not_before:`, `previous:` and `rotate_every:` loading, and what a credential's state is at a time.
+/// `expires:`, `not_before:` and `rotate_every:` loading, and what a credential's state is at a time.
 @Suite("Credential lifecycle")
 struct CredentialLifecycleTests {
     @Test("the lifecycle keys load, with RFC 3339 times and day durations")
@@ -11,7 +11,6 @@ struct CredentialLifecycleTests {
             credentials:
               gh:
                 source: env:GH_TOKEN
-                previous: env:GH_TOKEN_OLD
                 expires: 2026-12-31T00:00:00Z
                 not_before: "2026-01-01T12:30:00.5+01:00"
                 rotate_every: 90d
@@ -21,7 +20,6 @@ struct CredentialLifecycleTests {
         let gh = try #require(configuration.credential(named: "gh"))
         #expect(gh.expires == Date(timeIntervalSince1970: 1_798_675_200))
         #expect(gh.notBefore == Date(timeIntervalSince1970: 1_767_267_000.5))
-        #expect(gh.previous == .environment("GH_TOKEN_OLD"))
         #expect(gh.rotateEvery == .seconds(90 * 86_400))
         #expect(configuration.watch)
     }
@@ -32,7 +30,7 @@ struct CredentialLifecycleTests {
             ("  expires: next tuesday", "expires 'next tuesday' is not an RFC 3339 time", 4),
             ("  expires: 2026-01-01T00:00:00Z\n    not_before: 2026-02-01T00:00:00Z", "not_before must be earlier", 5),
             ("  rotate_every: often", "rotate_every must be", 4),
-            ("  previous: nothing:here", "", 4),
+            ("  not_before: 2026-13-01T00:00:00Z", "not_before '2026-13-01T00:00:00Z' is not an RFC 3339", 4),
         ]
     )
     func badKeys(line: String, message: String, lineNumber: Int) throws {
@@ -40,21 +38,6 @@ struct CredentialLifecycleTests {
         let error = try #require(parseError(yaml))
         #expect(error.description.hasPrefix("test.yaml:\(lineNumber): "), "\(error)")
         #expect(error.description.contains(message), "\(error)")
-    }
-
-    @Test("previous is only for single tokens")
-    func previousNeedsToken() throws {
-        let yaml = """
-            credentials:
-              aws:
-                type: aws
-                access_key_id: env:A
-                secret_access_key: env:B
-                previous: env:C
-            """
-        let error = try #require(parseError(yaml))
-        #expect(error.description.contains("previous is only for single-token credentials"), "\(error)")
-        #expect(error.description.hasPrefix("test.yaml:6: "), "\(error)")
     }
 
     @Test("state: revocation outranks the window; expired from expires on; not yet valid before not_before")
