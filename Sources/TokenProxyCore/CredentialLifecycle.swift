@@ -12,6 +12,12 @@ public struct CredentialLifecycle: Sendable {
         public var notBefore: Date?
         /// Not usable from this instant on.
         public var expires: Date?
+
+        /// Creates a window; `nil` leaves that side open.
+        public init(notBefore: Date?, expires: Date?) {
+            self.notBefore = notBefore
+            self.expires = expires
+        }
     }
 
     /// Why a credential is out of service, if it is.

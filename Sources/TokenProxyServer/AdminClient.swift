@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import TokenProxyCore
 
 /// Talks to a running proxy's admin endpoint, for `tokenproxy reload`, `revoke`, `unrevoke` and `status`.

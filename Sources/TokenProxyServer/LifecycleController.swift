@@ -312,10 +312,10 @@ extension LifecycleController {
         let store = try CredentialStateStore(path: path)
         let revocations = try store.revocations()
         for (name, revocation) in revocations.sorted(by: { $0.key < $1.key }) {
-            logger.warning(
-                "credential '\(name)' is revoked (since \(RFC3339.string(from: revocation.time))"
-                    + "\(revocation.reason.map { ": \($0)" } ?? "")); 'tokenproxy unrevoke \(name)' puts it back"
-            )
+            let since = RFC3339.string(from: revocation.time)
+            let reason = revocation.reason.map { ": \($0)" } ?? ""
+            let undo = "'tokenproxy unrevoke \(name)' puts it back"
+            logger.warning("credential '\(name)' is revoked (since \(since)\(reason)); \(undo)")
         }
         return (store, revocations)
     }

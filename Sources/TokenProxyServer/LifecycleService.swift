@@ -76,7 +76,8 @@ public struct LifecycleService: Service {
     private static func hangupSignals() -> (stream: AsyncStream<Void>, cancel: @Sendable () -> Void) {
         signal(SIGHUP, SIG_IGN)
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        // Dispatch sources are thread-safe; the type is not marked Sendable.
+        nonisolated(unsafe) let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler { continuation.yield() }
         source.resume()
         return (stream, { source.cancel(); continuation.finish() })

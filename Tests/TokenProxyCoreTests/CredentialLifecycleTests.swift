@@ -63,7 +63,7 @@ struct CredentialLifecycleTests {
     func storeCarriesLifecycle() throws {
         var configuration = ProxyConfiguration()
         var credential = CredentialConfiguration(
-            name: "gh", source: .environment("GH"), location: SourceLocation(file: "t.yaml")
+            name: "gh", source: .environment(variable: "GH"), location: SourceLocation(file: "t.yaml")
         )
         credential.expires = Date(timeIntervalSince1970: 10)
         configuration.credentials = [credential]

@@ -110,16 +110,15 @@ struct LifecycleEndToEndTests {
 
     @Test("SIGHUP and watch: true reload the file; a removed rule stops injecting at once")
     func signalAndWatchReload() async throws {
-        var configuration = Self.reloadConfiguration("A")
-        configuration.topLevelYAML = "watch: true"
-        try await ProxyFixture.run("reload-signal", configuration: configuration) { fixture in
+        try await ProxyFixture.run("reload-signal", configuration: Self.reloadConfiguration("A")) { fixture in
             let origin = try await fixture.startOrigin(.valid)
             let first = try await fixture.clients.curl("https://localhost:\(origin.port)/before")
             #expect(first.httpCode == 200, fixture.explain(first.run))
+            #expect(origin.requests.last.map { Self.configurationSeen(by: $0, in: fixture) } == "A")
 
-            // SIGHUP: the same file, now B.
+            // SIGHUP (no watch yet): the same file, now B with watch: true.
             var next = Self.reloadConfiguration("B")
-            next.topLevelYAML = "watch: false"
+            next.topLevelYAML = "watch: true"
             try fixture.rewriteConfiguration(next)
             fixture.signalProxy(SIGHUP)
             var switched = false
@@ -131,14 +130,8 @@ struct LifecycleEndToEndTests {
             #expect(switched, "SIGHUP did not bring configuration B into force")
             #expect(fixture.proxy.isRunning, "SIGHUP stopped the proxy")
 
-            // watch: the file is rewritten with no rules; the watch was turned off by B, so turn it on again with a
-            // SIGHUP first, then an edit alone must be picked up.
-            var watched = Self.reloadConfiguration("A")
-            watched.topLevelYAML = "watch: true"
-            try fixture.rewriteConfiguration(watched)
-            fixture.signalProxy(SIGHUP)
-            try await Task.sleep(for: .milliseconds(1500))
-            var noRules = Self.reloadConfiguration("A")
+            // Watched: an edit alone that removes the rule is picked up, and the rule stops injecting.
+            var noRules = Self.reloadConfiguration("B")
             noRules.topLevelYAML = "watch: true"
             noRules.rulesYAML = "  []"
             try fixture.rewriteConfiguration(noRules)
@@ -149,6 +142,8 @@ struct LifecycleEndToEndTests {
                 if !bare { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(bare, "after the watched file dropped its rule, requests still got a credential")
+            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            #expect(stderr.contains("(SIGHUP)") && stderr.contains("(watch)"), "the log does not name both triggers")
         }
     }
 
