@@ -49,6 +49,7 @@ public struct LifecycleService: Service {
 
     private func poll() async {
         var lastContents = await readConfiguration()
+        await controller.checkRotation(now: Date())
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: Self.interval)

@@ -324,6 +324,44 @@ struct LifecycleEndToEndTests {
         }
     }
 
+    @Test("rotate_every: a value older than it is reported in /status, the audit log, the metrics and the log")
+    func rotationDue() async throws {
+        var configuration = ProxyConfiguration()
+        configuration.serveArguments = ["--admin-listen", "127.0.0.1:0"]
+        configuration.credentialsYAML = """
+              \(ProxyConfiguration.credentialName): { source: env:\(ProxyConfiguration.credentialVariable), rotate_every: 4s }
+            """
+        try await ProxyFixture.run("rotate-every", configuration: configuration) { fixture in
+            let port = try await fixture.adminPort()
+            // The first check runs at startup; wait for its first-seen time, then the value is fresh.
+            var entry: [String: Any]?
+            for _ in 0..<20 where entry?["value_first_seen"] == nil {
+                let fresh = try await fixture.operate(["status", "--json"], adminPort: port)
+                #expect(fresh.exitCode == 0, fixture.explain(fresh))
+                let document = try JSONSerialization.jsonObject(with: Data(fresh.stdout.utf8)) as? [String: Any]
+                entry = (document?["credentials"] as? [[String: Any]])?.first
+                if entry?["value_first_seen"] == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(entry?["rotation_due"] as? Bool == false, "a fresh value is reported as due for rotation")
+            #expect(entry?["rotate_every_seconds"] as? Int == 4)
+
+            let record = await AuditRecord.wait(for: fixture.proxy.auditLogPath, timeout: .seconds(10)) {
+                $0.contains { $0.method == "ROTATE" }
+            }.first { $0.method == "ROTATE" }
+            fixture.check(
+                record?.decision == "admin" && (record?.reason ?? "").contains("'e2e'"),
+                "ROTATE record: \(record.map(\.detailedDescription) ?? "none")"
+            )
+            let due = try await fixture.operate(["status"], adminPort: port)
+            fixture.check(due.stdout.contains("e2e: active, ROTATION DUE"), "status after: \(due.stdout)")
+            let metrics = try await fixture.clients.curl("http://127.0.0.1:\(port)/metrics", arguments: ["--noproxy", "*"])
+            let overdue = metrics.body.contains(#/tokenproxy_credential_rotation_overdue\{credential="e2e"\} 1/#)
+            #expect(overdue, "the rotation metric is not 1")
+            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            #expect(stderr.contains("longer ago than rotate_every"), "no rotation warning in the log")
+        }
+    }
+
     @Test("SIGTERM during a slow download: it completes, the audit log verifies, the proxy exits 0")
     func sigtermDuringSlowDownload() async throws {
         try await ProxyFixture.run("sigterm-drain") { fixture in
