@@ -114,7 +114,8 @@ public actor LifecycleController {
             let lines = errors.lines
             dependencies.logger.error("reload (\(trigger)) rejected; the previous configuration stays in force")
             for line in lines { dependencies.logger.error("  \(line)") }
-            audit(method: "RELOAD", decision: .error, reason: "reload (\(trigger)) rejected: " + lines.joined(separator: "; "))
+            let reason = "reload (\(trigger)) rejected: " + lines.joined(separator: "; ")
+            audit(method: "RELOAD", decision: .error, reason: reason)
             Counter(label: "tokenproxy_reloads_total", dimensions: [("result", "rejected")]).increment()
             return ReloadOutcome(applied: false, lines: lines)
         case .success(let (newConfiguration, store)):
@@ -190,7 +191,8 @@ public actor LifecycleController {
         if let warning = await persist({ try $0.revoke(targets, revocation) }) { lines.append(warning) }
         for name in targets {
             dependencies.logger.warning("credential '\(name)' revoked\(reason.map { " (\($0))" } ?? "")")
-            audit(method: "REVOKE", decision: .admin, reason: "credential '\(name)' revoked (\(reason ?? "no reason given"))")
+            let why = reason ?? "no reason given"
+            audit(method: "REVOKE", decision: .admin, reason: "credential '\(name)' revoked (\(why))")
         }
         return lines
     }
@@ -215,10 +217,8 @@ public actor LifecycleController {
         guard let names else { return forRevoking ? configured : revocations.keys.sorted() }
         for name in names {
             if forRevoking, !configured.contains(name) {
-                throw Failure(
-                    description: "no credential named '\(name)' in \(configuration.file ?? "the built-in configuration")",
-                    isNotFound: true
-                )
+                let file = configuration.file ?? "the built-in configuration"
+                throw Failure(description: "no credential named '\(name)' in \(file)", isNotFound: true)
             }
             if !forRevoking, revocations[name] == nil {
                 throw Failure(description: "credential '\(name)' is not revoked", isNotFound: true)
@@ -264,8 +264,9 @@ public actor LifecycleController {
                 .record(overdue ? 1 : 0)
             let key = credential.name + " " + fingerprint
             guard overdue, rotationWarned.insert(key).inserted else { continue }
-            let message = "credential '\(credential.name)': its value was first seen \(RFC3339.string(from: seen.date)), "
-                + "longer ago than rotate_every; rotate it"
+            let seenAt = RFC3339.string(from: seen.date)
+            let message = "credential '\(credential.name)': its value was first seen \(seenAt), longer ago than "
+                + "rotate_every; rotate it"
             dependencies.logger.warning("\(message)")
             audit(method: "ROTATE", decision: .admin, reason: message)
         }

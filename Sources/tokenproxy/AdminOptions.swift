@@ -7,7 +7,10 @@ import TokenProxyServer
 /// How a command finds the running proxy's admin endpoint: `--admin HOST:PORT`, else the configuration's
 /// `admin.listen`.
 struct AdminOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The running proxy's admin endpoint (default: admin.listen).", valueName: "HOST:PORT"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The running proxy's admin endpoint (default: admin.listen).", valueName: "HOST:PORT")
+    )
     var admin: String?
 
     @OptionGroup var configuration: ConfigurationOptions

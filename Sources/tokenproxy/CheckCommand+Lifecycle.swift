@@ -14,7 +14,8 @@ extension CheckCommand {
         guard let staleDays else { return }
         guard staleDays >= 1 else { throw CLIFailure("--stale takes a number of days, 1 or more; got \(staleDays)") }
         guard let path = configuration.usageStorePath else {
-            throw CLIFailure("--stale reads the usage store, and audit.store is off in \(configuration.file ?? "the configuration")")
+            let file = configuration.file ?? "the configuration"
+            throw CLIFailure("--stale reads the usage store, and audit.store is off in \(file)")
         }
         let lastUsed: [String: Date]
         do {

@@ -29,7 +29,8 @@ struct RevokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var items = all ? [URLQueryItem(name: "all", value: "1")] : names.map { URLQueryItem(name: "credential", value: $0) }
+        var items = names.map { URLQueryItem(name: "credential", value: $0) }
+        if all { items = [URLQueryItem(name: "all", value: "1")] }
         if let reason { items.append(URLQueryItem(name: "reason", value: reason)) }
         let path = AdminOptions.path("/revoke", items)
         let answer = try await Self.failingCleanly(async: { try await admin.send(.POST, path) })

@@ -21,7 +21,8 @@ struct UnrevokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let items = all ? [URLQueryItem(name: "all", value: "1")] : names.map { URLQueryItem(name: "credential", value: $0) }
+        var items = names.map { URLQueryItem(name: "credential", value: $0) }
+        if all { items = [URLQueryItem(name: "all", value: "1")] }
         let path = AdminOptions.path("/unrevoke", items)
         let answer = try await Self.failingCleanly(async: { try await admin.send(.POST, path) })
         RevokeCommand.printAnswer(answer)

@@ -54,7 +54,8 @@ struct CredentialLifecycleTests {
         #expect(lifecycle.refusal(for: "other", at: end) == nil)
 
         lifecycle.revocations["w"] = Revocation(reason: "leaked", time: start)
-        #expect(lifecycle.refusal(for: "w", at: Date(timeIntervalSince1970: 1_500)) == "credential revoked: 'w' (leaked)")
+        let during = Date(timeIntervalSince1970: 1_500)
+        #expect(lifecycle.refusal(for: "w", at: during) == "credential revoked: 'w' (leaked)")
         lifecycle.revocations["w"] = Revocation(reason: nil, time: start)
         #expect(lifecycle.state(of: "w", at: start).reason == "no reason given")
     }
@@ -67,7 +68,8 @@ struct CredentialLifecycleTests {
         )
         credential.expires = Date(timeIntervalSince1970: 10)
         configuration.credentials = [credential]
-        let store = try CredentialStore(configuration: configuration, resolver: SecretResolver(environment: ["GH": "v1"]))
+        let resolver = SecretResolver(environment: ["GH": "v1"])
+        let store = try CredentialStore(configuration: configuration, resolver: resolver)
             .revoking(["gh": Revocation(reason: "r", time: Date())])
         let refreshed = store.replacing("gh", with: .token(Secret("v2")))
         #expect(refreshed.lifecycle.revocations["gh"]?.reason == "r")

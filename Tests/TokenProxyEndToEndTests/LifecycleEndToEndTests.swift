@@ -101,7 +101,8 @@ struct LifecycleEndToEndTests {
                 $0.method == "RELOAD" && $0.decision == "error"
             }
             fixture.check(
-                rejected.reason?.contains("missing") == true, "the RELOAD record lacks the reason: \(rejected.reason ?? "")"
+                rejected.reason?.contains("missing") == true,
+                "the RELOAD record lacks the reason: \(rejected.reason ?? "")"
             )
             let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
             #expect(stderr.contains("rejected"), "the proxy did not log the rejected reload")
@@ -157,8 +158,14 @@ struct LifecycleEndToEndTests {
               second: { source: env:TP_SECOND }
             """
         configuration.rulesYAML = """
-              - { host: localhost, path: /a/, credential: first, inject: { header: Authorization, value: "Bearer {{secret}}" } }
-              - { host: localhost, path: /b/, credential: second, inject: { header: Authorization, value: "Bearer {{secret}}" } }
+              - host: localhost
+                path: /a/
+                credential: first
+                inject: { header: Authorization, value: "Bearer {{secret}}" }
+              - host: localhost
+                path: /b/
+                credential: second
+                inject: { header: Authorization, value: "Bearer {{secret}}" }
             """
         return configuration
     }
@@ -225,7 +232,9 @@ struct LifecycleEndToEndTests {
             // Restart: the revocation is in the state store.
             #expect(await fixture.proxy.stop() == true)
             let restarted = try await fixture.restartProxy(label: "restarted")
-            let again = Clients(proxyPort: restarted.port, caBundle: fixture.clients.caBundle, directory: fixture.directory)
+            let again = Clients(
+                proxyPort: restarted.port, caBundle: fixture.clients.caBundle, directory: fixture.directory
+            )
             let stillRevoked = try await again.curl("https://localhost:\(origin.port)/a/restarted")
             #expect(stillRevoked.httpCode == 403, "after a restart: \(fixture.explain(stillRevoked.run))")
             let other = try await again.curl("https://localhost:\(origin.port)/b/restarted")
@@ -296,7 +305,8 @@ struct LifecycleEndToEndTests {
             let after = try await fixture.clients.curl("https://localhost:\(origin.port)/a/after")
             #expect(after.httpCode == 403)
             fixture.check(
-                after.body.contains("credential revoked") && after.body.contains("expired"), "after expiry: \(after.body)"
+                after.body.contains("credential revoked") && after.body.contains("expired"),
+                "after expiry: \(after.body)"
             )
             let valid = try await fixture.clients.curl("https://localhost:\(origin.port)/b/valid")
             #expect(valid.httpCode == 200, "after not_before: \(fixture.explain(valid.run))")
@@ -329,7 +339,9 @@ struct LifecycleEndToEndTests {
         var configuration = ProxyConfiguration()
         configuration.serveArguments = ["--admin-listen", "127.0.0.1:0"]
         configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName): { source: env:\(ProxyConfiguration.credentialVariable), rotate_every: 4s }
+              \(ProxyConfiguration.credentialName):
+                source: env:\(ProxyConfiguration.credentialVariable)
+                rotate_every: 4s
             """
         try await ProxyFixture.run("rotate-every", configuration: configuration) { fixture in
             let port = try await fixture.adminPort()
@@ -354,7 +366,9 @@ struct LifecycleEndToEndTests {
             )
             let due = try await fixture.operate(["status"], adminPort: port)
             fixture.check(due.stdout.contains("e2e: active, ROTATION DUE"), "status after: \(due.stdout)")
-            let metrics = try await fixture.clients.curl("http://127.0.0.1:\(port)/metrics", arguments: ["--noproxy", "*"])
+            let metrics = try await fixture.clients.curl(
+                "http://127.0.0.1:\(port)/metrics", arguments: ["--noproxy", "*"]
+            )
             let overdue = metrics.body.contains(#/tokenproxy_credential_rotation_overdue\{credential="e2e"\} 1/#)
             #expect(overdue, "the rotation metric is not 1")
             let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""

@@ -33,7 +33,8 @@ extension ProxyFixture {
         let text = configuration.yaml(in: directory, upstreamBundle: certificates.authorityPath)
         let temporary = try directory.write(text, to: "tokenproxy.yaml.new")
         guard rename(temporary, proxy.configPath) == 0 else {
-            throw LifecycleFixtureError(description: "cannot replace \(proxy.configPath): \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            throw LifecycleFixtureError(description: "cannot replace \(proxy.configPath): \(reason)")
         }
     }
 
