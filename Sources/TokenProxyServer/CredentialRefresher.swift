@@ -16,7 +16,8 @@ public final class CredentialRefresher: Service, Sendable {
     private let current: Mutex<[CredentialConfiguration]>
     /// The credentials being read right now, so a slow source is never read twice at once.
     private let running = Mutex<Set<CredentialConfiguration>>([])
-    private let resolver: SecretResolver
+    /// Reads sources; its variables hidden from `command:` sources follow the configuration in force.
+    private let resolver: Mutex<SecretResolver>
     private let vault: CredentialVault
     private let recorder: @Sendable (UsageEvent) -> Void
     private let logger: Logger
@@ -30,7 +31,7 @@ public final class CredentialRefresher: Service, Sendable {
         if resolver.sealingKeyDirectory == nil { resolver.sealingKeyDirectory = configuration.caDirectory }
         resolver.secretVariables.formUnion(CredentialStore.environmentVariables(of: configuration.credentials))
         self.current = Mutex(configuration.credentials.filter { $0.refreshInterval != nil })
-        self.resolver = resolver
+        self.resolver = Mutex(resolver)
         self.vault = vault
         self.recorder = recorder
         self.logger = logger
@@ -44,6 +45,10 @@ public final class CredentialRefresher: Service, Sendable {
 
     /// Refreshes the credentials of `configuration` from now on, instead of the ones before (after a reload).
     public func follow(_ configuration: ProxyConfiguration) {
+        // A reload may add `env:` sources: programs run by `command:` sources must not see those variables either.
+        resolver.withLock {
+            $0.secretVariables.formUnion(CredentialStore.environmentVariables(of: configuration.credentials))
+        }
         current.withLock { $0 = configuration.credentials.filter { $0.refreshInterval != nil } }
     }
 
@@ -83,7 +88,7 @@ public final class CredentialRefresher: Service, Sendable {
 
     /// Reads `credential` once and either swaps the value in or records why it could not.
     func refreshOnce(_ credential: CredentialConfiguration) async {
-        let resolver = self.resolver
+        let resolver = self.resolver.withLock { $0 }
         let outcome: Result<CredentialStore.Outcome, ConfigurationError> = await withCheckedContinuation { done in
             NIOThreadPool.singleton.submit { _ in
                 do throws(ConfigurationError) {
