@@ -66,7 +66,7 @@ extension ConfigurationLoader {
                 refreshInterval = try parseDuration(ttlNode, key: "credentials.\(name).ttl", reader: entry)
             }
             _ = try entry.string("description")
-            let lifecycle = try parseLifecycle(&entry, near: value)
+            let lifecycle = try parseLifecycle(&entry, kind: kind, near: value)
             try entry.rejectUnknownKeys()
             var credential = CredentialConfiguration(
                 name: name, kind: kind, optional: optional, placeholder: placeholder,

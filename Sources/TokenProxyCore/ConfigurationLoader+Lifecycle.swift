@@ -2,22 +2,24 @@ import Foundation
 import Yams
 
 extension ConfigurationLoader {
-    /// The lifecycle keys of one credential: `expires`, `not_before`, `rotate_every`.
+    /// The lifecycle keys of one credential: `expires`, `not_before`, `previous`, `rotate_every`.
     struct LifecycleSettings {
         var expires: Date?
         var notBefore: Date?
+        var previous: CredentialSource?
         var rotateEvery: Duration?
 
         func apply(to credential: inout CredentialConfiguration) {
             credential.expires = expires
             credential.notBefore = notBefore
+            credential.previous = previous
             credential.rotateEvery = rotateEvery
         }
     }
 
     /// Parses the lifecycle keys of the credential `entry` reads.
     static func parseLifecycle(
-        _ entry: inout YAMLMappingReader, near node: Node
+        _ entry: inout YAMLMappingReader, kind: CredentialConfiguration.Kind, near node: Node
     ) throws(ConfigurationError) -> LifecycleSettings {
         var settings = LifecycleSettings()
         settings.expires = try parseInstant(&entry, key: "expires")
@@ -27,6 +29,17 @@ extension ConfigurationLoader {
                 "\(entry.context).not_before must be earlier than its expires",
                 at: entry.location(ofKey: "not_before", fallback: node)
             )
+        }
+        if let previousNode = entry.value("previous") {
+            guard case .token = kind else {
+                // A rotation window swaps one value for another; AWS key pairs and OAuth clients rotate through
+                // their own sources.
+                throw ConfigurationError(
+                    "\(entry.context).previous is only for single-token credentials (type: token)",
+                    at: entry.location(of: previousNode)
+                )
+            }
+            settings.previous = try parseOptionalSource(&entry, key: "previous")
         }
         if let rotateNode = entry.value("rotate_every") {
             settings.rotateEvery = try parseDuration(rotateNode, key: "\(entry.context).rotate_every", reader: entry)

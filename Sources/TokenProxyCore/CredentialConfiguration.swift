@@ -38,6 +38,9 @@ public struct CredentialConfiguration: Sendable, Hashable {
     public var expires: Date? = nil
     /// When set (`not_before:`), the credential is out of service before this instant ("not yet valid").
     public var notBefore: Date? = nil
+    /// When set (`previous:`), the token being rotated out: sent once more when the origin answers 401 to the
+    /// current one and the request can be replayed.
+    public var previous: CredentialSource? = nil
     /// When set (`rotate_every:`), the proxy warns once a value has been in use longer than this.
     public var rotateEvery: Duration? = nil
     /// Where its main source is written, for source errors.

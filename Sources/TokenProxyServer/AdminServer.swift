@@ -183,7 +183,10 @@ public enum AdminStatus {
             ]
         }
         if let lifecycle = summary.lifecycle {
-            document["credentials"] = lifecycleCredentials(lifecycle.current, store: store, started: runtime.started, now: now)
+            document["credentials"] = lifecycleCredentials(
+                lifecycle.current, store: store, previousUses: runtime.credentials.previousValueUses,
+                started: runtime.started, now: now
+            )
         }
         let cache = runtime.interceptionContexts.statistics
         document["leaf_cache"] = ["hits": cache.hits, "misses": cache.misses, "entries": cache.entries]

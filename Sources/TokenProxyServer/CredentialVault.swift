@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import Foundation
+import Metrics
 import NIOCore
 import Synchronization
 import TokenProxyCore
@@ -14,6 +16,7 @@ public final class CredentialVault: Sendable {
 
     private let state: Mutex<State>
     private let httpClient: HTTPClient?
+    private let previousUses = Mutex<[String: PreviousUse]>([:])
 
     /// Creates a vault over `store`; OAuth credentials get a token provider that fetches with `httpClient`.
     public init(store: CredentialStore, httpClient: HTTPClient?) {
@@ -41,6 +44,28 @@ public final class CredentialVault: Sendable {
     /// Puts `revocations` in force instead of the current ones, for every request that starts from now on.
     public func revoke(_ revocations: [String: Revocation]) {
         state.withLock { $0.store = $0.store.revoking(revocations) }
+    }
+
+    /// How often, and when last, each credential's previous value (`previous:`) was sent: the sign a rotation
+    /// window can close once it stops growing.
+    public struct PreviousUse: Sendable {
+        /// Requests sent with the previous value since the proxy started.
+        public var count: Int
+        /// When the last of them was sent.
+        public var last: Date
+    }
+
+    /// Counts a request sent with `name`'s previous value.
+    func notePreviousUse(_ name: String) {
+        previousUses.withLock { uses in
+            uses[name] = PreviousUse(count: (uses[name]?.count ?? 0) + 1, last: Date())
+        }
+        Counter(label: "tokenproxy_previous_value_uses_total", dimensions: [("credential", name)]).increment()
+    }
+
+    /// The uses of previous values so far, by credential name.
+    public var previousValueUses: [String: PreviousUse] {
+        previousUses.withLock { $0 }
     }
 
     /// The OAuth token provider of `name`, if it is an OAuth credential.

@@ -65,6 +65,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var acceptedUpgrade: HTTPResponseHead?
     /// Whether the current request's head (and so its credential) was written to an upstream.
     private var requestHeadWritten = false
+    /// The current request, kept to send again with the credential's previous value after a 401 (`previous:`).
+    private var replay: ReplayableRequest?
+    /// Whether the upstream's response is being read and dropped, before the request is sent again.
+    private var discardingResponse = false
 
     init(mode: Mode, runtime: ProxyRuntime) {
         self.mode = mode
@@ -272,14 +276,17 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
 
         closeUpstream()
-        let endpoint = target.endpoint
+        leaseUpstream(target.endpoint, context: context)
+        launchIfReady()
+    }
+
+    private func leaseUpstream(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
         runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime)
             .lease(endpoint, exclusiveHTTP1: isUpgradeRequest)
             .assumeIsolated()
             .whenComplete { result in
                 self.upstreamConnected(result, endpoint: endpoint)
             }
-        launchIfReady()
     }
 
     private func materialArrived(_ result: Result<InjectableMaterial, Error>, credential: String) {
@@ -323,6 +330,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private func launchIfReady() {
         guard case .preparing = state, var ready = preparation, ready.isReady, let upstream else { return }
         preparation = nil
+        replay = ReplayableRequest.make(ready, isUpgrade: isUpgradeRequest)
         var head = ready.head
         var body = ready.body
         if body != nil {
@@ -439,6 +447,11 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
         firstByteTimer?.cancel()
         firstByteTimer = nil
+        if discardingResponse || (replay != nil && ReplayableRequest.asksForReplay(part)) {
+            discardForReplay(part, context: context)
+            return
+        }
+        replay = nil
         switch part {
         case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
             guard isUpgradeRequest, upstream != nil else {
@@ -489,6 +502,20 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             responseEndWritten = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             settled?.apply(to: self)
         }
+    }
+
+    /// Drops the 401 to the current value, and once it has ended sends the request again with the previous one.
+    private func discardForReplay(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
+        discardingResponse = true
+        guard case .end = part, let again = replay?.retry, let credential = again.rule?.credential else { return }
+        discardingResponse = false
+        replay = nil
+        releaseUpstream(reusable: false)  // its 401 may have asked to close: never reused
+        record?.reason = ReplayableRequest.reason(credential: credential)
+        runtime.credentials.notePreviousUse(credential)
+        preparation = again
+        state = .preparing
+        leaseUpstream(again.target.endpoint, context: context)
     }
 
     func upstreamDidReadComplete() {

@@ -42,6 +42,10 @@ struct StatusCommand: AsyncParsableCommand {
         if credential["loaded"] as? Bool == false { line += ", not loaded" }
         if let expires = credential["expires"] as? String { line += ", expires \(expires)" }
         if let notBefore = credential["not_before"] as? String { line += ", not before \(notBefore)" }
+        if let previous = credential["previous"] as? String {
+            line += ", previous value (\(previous)) used \(credential["previous_uses"] as? Int ?? 0) times"
+            if let last = credential["previous_last_used"] as? String { line += ", last \(last)" }
+        }
         if credential["rotation_due"] as? Bool == true { line += ", ROTATION DUE" }
         return line
     }

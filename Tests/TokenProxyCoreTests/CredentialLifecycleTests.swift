@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TokenProxyCore
 
-/// `expires:`, `not_before:` and `rotate_every:` loading, and what a credential's state is at a time.
+/// `expires:`, `not_before:`, `previous:` and `rotate_every:` loading, and what a credential's state is at a time.
 @Suite("Credential lifecycle")
 struct CredentialLifecycleTests {
     @Test("the lifecycle keys load, with RFC 3339 times and day durations")
@@ -11,6 +11,7 @@ struct CredentialLifecycleTests {
             credentials:
               gh:
                 source: env:GH_TOKEN
+                previous: env:GH_TOKEN_OLD
                 expires: 2026-12-31T00:00:00Z
                 not_before: "2026-01-01T12:30:00.5+01:00"
                 rotate_every: 90d
@@ -21,6 +22,7 @@ struct CredentialLifecycleTests {
         #expect(gh.expires == Date(timeIntervalSince1970: 1_798_675_200))
         #expect(gh.notBefore == Date(timeIntervalSince1970: 1_767_267_000.5))
         #expect(gh.rotateEvery == .seconds(90 * 86_400))
+        #expect(gh.previous == .environment(variable: "GH_TOKEN_OLD"))
         #expect(configuration.watch)
     }
 
@@ -38,6 +40,32 @@ struct CredentialLifecycleTests {
         let error = try #require(parseError(yaml))
         #expect(error.description.hasPrefix("test.yaml:\(lineNumber): "), "\(error)")
         #expect(error.description.contains(message), "\(error)")
+    }
+
+    @Test("previous is only for single tokens, and is read like the main source")
+    func previousNeedsToken() throws {
+        let yaml = """
+            credentials:
+              aws:
+                type: aws
+                access_key_id: env:A
+                secret_access_key: env:B
+                previous: env:C
+            """
+        let error = try #require(parseError(yaml))
+        #expect(error.description.contains("previous is only for single-token credentials"), "\(error)")
+        #expect(error.description.hasPrefix("test.yaml:6: "), "\(error)")
+
+        let configuration = try ConfigurationLoader.parse(
+            yaml: "credentials:\n  gh: { source: env:NEW, previous: env:OLD }\n", file: "t.yaml"
+        )
+        let store = try CredentialStore(
+            configuration: configuration, resolver: SecretResolver(environment: ["NEW": "n", "OLD": "o"])
+        )
+        #expect(store.previousValues["gh"] == Secret("o"))
+        #expect(throws: ConfigurationErrors.self) {
+            try CredentialStore(configuration: configuration, resolver: SecretResolver(environment: ["NEW": "n"]))
+        }
     }
 
     @Test("state: revocation outranks the window; expired from expires on; not yet valid before not_before")

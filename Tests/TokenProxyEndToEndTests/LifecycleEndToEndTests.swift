@@ -376,6 +376,60 @@ struct LifecycleEndToEndTests {
         }
     }
 
+    @Test("previous: a 401 to the current value is retried once with the previous one, and that use is reported")
+    func rotationWindow() async throws {
+        var configuration = ProxyConfiguration()
+        configuration.secretVariables = ["TP_NEW": ProxyConfiguration.credentialName, "TP_OLD": "old"]
+        configuration.serveArguments = ["--admin-listen", "127.0.0.1:0"]
+        configuration.credentialsYAML = """
+              \(ProxyConfiguration.credentialName): { source: env:TP_NEW, previous: env:TP_OLD }
+            """
+        try await ProxyFixture.run("rotation-window", configuration: configuration) { fixture in
+            let port = try await fixture.adminPort()
+            let origin = try await fixture.startOrigin(.valid)
+            let base = "https://localhost:\(origin.port)"
+            let acceptsOld = fixture.sha256Hex(ofDerived: "old") { "Bearer " + $0 }
+            let acceptsNew = fixture.sha256Hex(ofDerived: ProxyConfiguration.credentialName) { "Bearer " + $0 }
+
+            let old = try await fixture.clients.curl("\(base)/old?accept_sha256=\(acceptsOld)")
+            #expect(old.httpCode == 200, "an origin that knows only the previous value: \(fixture.explain(old.run))")
+            let overH2 = try await fixture.clients.curl(
+                "\(base)/old-h2?accept_sha256=\(acceptsOld)", arguments: ["--http2"]
+            )
+            #expect(overH2.httpCode == 200, "the same over HTTP/2: \(fixture.explain(overH2.run))")
+            let new = try await fixture.clients.curl("\(base)/new?accept_sha256=\(acceptsNew)")
+            #expect(new.httpCode == 200, fixture.explain(new.run))
+            let neither = try await fixture.clients.curl("\(base)/neither?accept_sha256=00")
+            #expect(neither.httpCode == 401, "an origin that knows neither: \(neither.httpCode)")
+            let upload = try await fixture.clients.curl(
+                "\(base)/upload?accept_sha256=\(acceptsOld)", arguments: ["--data-binary", "streamed body"]
+            )
+            #expect(upload.httpCode == 401, "a streamed body is not replayed, so its 401 passes: \(upload.httpCode)")
+
+            let seen = origin.requests.map { request -> String in
+                let path = String(request.uri.split(separator: "?")[0])
+                if fixture.isInjected(request) { return path + " new" }
+                let oldValue = fixture.isDerived(request.values(of: "Authorization").first, canary: "old") {
+                    "Bearer " + $0
+                }
+                return path + (oldValue ? " old" : " other")
+            }
+            fixture.checkEqual(
+                seen, ["/old new", "/old old", "/old-h2 new", "/old-h2 old", "/new new", "/neither new", "/neither old", "/upload new"],
+                "what the origin received"
+            )
+            let record = try await fixture.auditRecord("previous-value request") { $0.path == "/old-h2" }
+            #expect(record.status == 200)
+            fixture.check(
+                (record.reason ?? "").contains("previous value of 'e2e' used"), "record reason: \(record.reason ?? "")"
+            )
+            let status = try await fixture.operate(["status"], adminPort: port)
+            fixture.check(
+                status.stdout.contains("previous value (env:TP_OLD) used 3 times"), "status: \(status.stdout)"
+            )
+        }
+    }
+
     @Test("SIGTERM during a slow download: it completes, the audit log verifies, the proxy exits 0")
     func sigtermDuringSlowDownload() async throws {
         try await ProxyFixture.run("sigterm-drain") { fixture in
