@@ -45,6 +45,6 @@ struct ReplayableRequest {
 
     /// The reason recorded for a request that went out with the previous value.
     static func reason(credential: String) -> String {
-        "previous value of '\(credential)' used: the origin answered 401 to the current one"
+        UsageEvent.previousValueReason(credential: credential)
     }
 }

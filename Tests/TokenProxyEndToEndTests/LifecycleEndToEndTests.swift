@@ -427,6 +427,12 @@ struct LifecycleEndToEndTests {
             fixture.check(
                 status.stdout.contains("previous value (env:TP_OLD) used 3 times"), "status: \(status.stdout)"
             )
+            #expect(await fixture.proxy.stop() == true)  // flushes the usage store
+            let usage = try await fixture.runTokenproxy(["usage", "--config", fixture.proxy.configPath])
+            #expect(usage.exitCode == 0, fixture.explain(usage))
+            fixture.check(
+                usage.stdout.contains("e2e: 3 requests sent with the previous value"), "usage: \(usage.stdout)"
+            )
         }
     }
 
