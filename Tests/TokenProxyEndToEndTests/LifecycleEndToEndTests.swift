@@ -415,7 +415,11 @@ struct LifecycleEndToEndTests {
                 return path + (oldValue ? " old" : " other")
             }
             fixture.checkEqual(
-                seen, ["/old new", "/old old", "/old-h2 new", "/old-h2 old", "/new new", "/neither new", "/neither old", "/upload new"],
+                seen,
+                [
+                    "/old new", "/old old", "/old-h2 new", "/old-h2 old", "/new new", "/neither new", "/neither old",
+                    "/upload new",
+                ],
                 "what the origin received"
             )
             let record = try await fixture.auditRecord("previous-value request") { $0.path == "/old-h2" }
