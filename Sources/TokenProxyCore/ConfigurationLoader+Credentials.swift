@@ -68,6 +68,7 @@ extension ConfigurationLoader {
             _ = try entry.string("description")
             let environment = try parseEnvironment(&entry)
             let limits = try parseRateLimits(&entry)
+            let lifecycle = try parseLifecycle(&entry, kind: kind, near: value)
             try entry.rejectUnknownKeys()
             var credential = CredentialConfiguration(
                 name: name, kind: kind, optional: optional, placeholder: placeholder,
@@ -75,6 +76,7 @@ extension ConfigurationLoader {
             )
             credential.environment = environment
             credential.limits = limits
+            lifecycle.apply(to: &credential)
             result.append(credential)
         }
         return result
@@ -167,13 +169,13 @@ extension ConfigurationLoader {
         return .command(source)
     }
 
-    /// A duration written as seconds (`30`) or with a unit (`500ms`, `30s`, `10m`, `2h`).
+    /// A duration written as seconds (`30`) or with a unit (`500ms`, `30s`, `10m`, `2h`, `90d`).
     static func parseDuration(_ node: Node, key: String, reader: YAMLMappingReader) throws(ConfigurationError) -> Duration {
         let location = reader.location(of: node)
         guard let text = node.scalar?.string.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             throw ConfigurationError("\(key) must be a duration such as 30s, 10m or 2h", at: location)
         }
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         var number = Substring(text)
         var scale = 1.0
         for (suffix, factor) in units where text.hasSuffix(suffix) {

@@ -109,6 +109,7 @@ public enum ConfigurationLoader {
         if var clients = try top.mapping("clients") {
             configuration.clients = try parseClients(&clients, configuration: configuration)
         }
+        if let watch = try top.bool("watch") { configuration.watch = watch }
         try top.rejectUnknownKeys()
         return configuration
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One entry under `credentials:`: a named secret and where to read it.
 public struct CredentialConfiguration: Sendable, Hashable {
     /// What kind of secret this is.
@@ -36,6 +38,15 @@ public struct CredentialConfiguration: Sendable, Hashable {
     public var limits = RateLimits()
     /// Where the credential is defined, for error messages.
     public var location: SourceLocation
+    /// When set (`expires:`), the credential is out of service from this instant on, with the reason "expired".
+    public var expires: Date? = nil
+    /// When set (`not_before:`), the credential is out of service before this instant ("not yet valid").
+    public var notBefore: Date? = nil
+    /// When set (`previous:`), the token being rotated out: sent once more when the origin answers 401 to the
+    /// current one and the request can be replayed.
+    public var previous: CredentialSource? = nil
+    /// When set (`rotate_every:`), the proxy warns once a value has been in use longer than this.
+    public var rotateEvery: Duration? = nil
     /// Where its main source is written, for source errors.
     public var sourceLocation: SourceLocation
 

@@ -10,6 +10,10 @@ public struct CredentialStore: Sendable {
     public let notices: [String]
     /// Finds the values in memory in what clients send (see ``LeakDetector``).
     public let leakDetector: LeakDetector
+    /// Validity windows and revocations: whether each credential may be used now.
+    public private(set) var lifecycle = CredentialLifecycle()
+    /// The values of `previous:` sources (tokens being rotated out), by credential name.
+    public private(set) var previousValues: [String: Secret] = [:]
 
     /// Resolves every credential of `configuration`.
     ///
@@ -19,6 +23,7 @@ public struct CredentialStore: Sendable {
         if resolver.sealingKeyDirectory == nil { resolver.sealingKeyDirectory = configuration.caDirectory }
         resolver.secretVariables.formUnion(Self.environmentVariables(of: configuration.credentials))
         var values: [String: CredentialValue] = [:]
+        var previousValues: [String: Secret] = [:]
         var notices: [String] = []
         var errors: [ConfigurationError] = []
         for credential in configuration.credentials {
@@ -26,6 +31,9 @@ public struct CredentialStore: Sendable {
                 switch try Self.resolve(credential, resolver: resolver) {
                 case .resolved(let value):
                     values[credential.name] = value
+                    if let previous = try Self.resolvePrevious(of: credential, resolver: resolver) {
+                        previousValues[credential.name] = previous
+                    }
                 case .absent(let reason):
                     let users = configuration.rules.filter { $0.credential == credential.name }.count
                     notices.append(
@@ -42,6 +50,8 @@ public struct CredentialStore: Sendable {
             values: values, rules: configuration.rules, notices: notices,
             placeholders: Placeholders(credentials: configuration.credentials.map { ($0.name, $0.placeholder) })
         )
+        self.lifecycle = CredentialLifecycle(credentials: configuration.credentials)
+        self.previousValues = previousValues
     }
 
     /// Creates a store directly, for tests and embedding.
@@ -80,7 +90,17 @@ public struct CredentialStore: Sendable {
     public func replacing(_ name: String, with value: CredentialValue) -> CredentialStore {
         var values = self.values
         values[name] = value
-        return CredentialStore(values: values, rules: rules.rules, notices: notices, placeholders: placeholders)
+        var copy = CredentialStore(values: values, rules: rules.rules, notices: notices, placeholders: placeholders)
+        copy.lifecycle = lifecycle
+        copy.previousValues = previousValues
+        return copy
+    }
+
+    /// A copy with `revocations` in force instead of the current ones, keeping everything else.
+    public func revoking(_ revocations: [String: Revocation]) -> CredentialStore {
+        var copy = self
+        copy.lifecycle.revocations = revocations
+        return copy
     }
 
     /// What reading one credential gave.

@@ -35,6 +35,8 @@ public struct ProxyConfiguration: Sendable {
     public var clients: [ClientConfiguration] = []
     /// The file this configuration came from, or `nil` for built-in defaults.
     public var file: String?
+    /// When `true` (`watch:`), a running proxy reloads the file when it changes.
+    public var watch = false
 
     /// The default listen address: loopback only.
     public static let defaultListen = HostPort(host: "127.0.0.1", port: 8080)

@@ -21,6 +21,9 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         case leak
         /// Allowed by `policy.egress: monitor`, but `allowlist` would have refused it (the reason says why).
         case wouldDeny = "would_deny"
+        /// An operator's action on the running proxy (`RELOAD`, `REVOKE`, `UNREVOKE` in `method`), or a lifecycle
+        /// warning (`ROTATE`); `reason` says what was done.
+        case admin
     }
 
     /// When the request started.

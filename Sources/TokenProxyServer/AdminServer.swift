@@ -14,12 +14,15 @@ public struct AdminServer: Service {
     private let registry: PrometheusCollectorRegistry
     private let summary: AdminStatus.Summary
     private let onListening: @Sendable (SocketAddress) -> Void
+    private let lifecycle: LifecycleController?
 
-    /// Creates an admin server. `registry` is the Prometheus registry metrics were bootstrapped with.
+    /// Creates an admin server. `registry` is the Prometheus registry metrics were bootstrapped with; `lifecycle`
+    /// serves the operator actions (`POST /reload`, `/revoke`, `/unrevoke`).
     public init(
         listen: HostPort, runtime: ProxyRuntime, registry: PrometheusCollectorRegistry, summary: AdminStatus.Summary,
-        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+        lifecycle: LifecycleController? = nil, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.lifecycle = lifecycle
         self.listen = listen
         self.runtime = runtime
         self.registry = registry
@@ -31,13 +34,14 @@ public struct AdminServer: Service {
         let runtime = self.runtime
         let registry = self.registry
         let summary = self.summary
+        let lifecycle = self.lifecycle
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        AdminHandler(runtime: runtime, registry: registry, summary: summary)
+                        AdminHandler(runtime: runtime, registry: registry, summary: summary, lifecycle: lifecycle)
                     )
                 }
             }
@@ -60,9 +64,14 @@ final class AdminHandler: ChannelInboundHandler {
     private let runtime: ProxyRuntime
     private let registry: PrometheusCollectorRegistry
     private let summary: AdminStatus.Summary
+    private let lifecycle: LifecycleController?
     private var head: HTTPRequestHead?
 
-    init(runtime: ProxyRuntime, registry: PrometheusCollectorRegistry, summary: AdminStatus.Summary) {
+    init(
+        runtime: ProxyRuntime, registry: PrometheusCollectorRegistry, summary: AdminStatus.Summary,
+        lifecycle: LifecycleController? = nil
+    ) {
+        self.lifecycle = lifecycle
         self.runtime = runtime
         self.registry = registry
         self.summary = summary
@@ -75,32 +84,37 @@ final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let (status, contentType, body) = respond(to: head)
-            var headers = HTTPHeaders()
-            headers.add(name: "content-type", value: contentType)
-            headers.add(name: "content-length", value: String(body.count))
-            headers.add(name: "cache-control", value: "no-store")
-            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            let keepAlive = head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+            if head.method == .POST {
+                AdminLifecycleRoutes.respond(to: head, controller: lifecycle, on: context.eventLoop)
+                    .assumeIsolated()
+                    .whenSuccess { self.send($0, for: head, context: context) }
+                return
             }
+            send(respond(to: head), for: head, context: context)
+        }
+    }
+
+    private func send(
+        _ response: AdminLifecycleRoutes.Response, for head: HTTPRequestHead, context: ChannelHandlerContext
+    ) {
+        let (status, contentType, body) = response
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
+        headers.add(name: "cache-control", value: "no-store")
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 
     private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
         let text = "text/plain; charset=utf-8"
-        guard head.method == .GET else { return (.methodNotAllowed, text, Array("GET only\n".utf8)) }
-        guard head.headers["origin"].isEmpty else {
-            return (.forbidden, text, Array("requests from web pages are refused\n".utf8))
-        }
-        guard let host = head.headers["host"].first, let parsed = HostPort(parsing: host, defaultPort: 80),
-            parsed.isLoopback
-        else {
-            return (.forbidden, text, Array("the Host header must name a loopback address\n".utf8))
-        }
+        guard head.method == .GET else { return (.methodNotAllowed, text, Array("GET or POST only\n".utf8)) }
+        if let refusal = AdminLifecycleRoutes.callerRefusal(head) { return refusal }
         switch head.uri.split(separator: "?").first.map(String.init) ?? head.uri {
         case "/healthz":
             return (.ok, text, Array("ok\n".utf8))
@@ -129,6 +143,8 @@ public enum AdminStatus {
         public var listen: String
         public var credentials: [(name: String, kind: String, source: String, loadedAt: Date)]
         public var notices: [String]
+        /// The credentials in force after reloads, and token ages; `nil` without a lifecycle controller.
+        public var lifecycle: LifecycleBoard?
 
         public init(
             version: String, listen: String, credentials: [(name: String, kind: String, source: String, loadedAt: Date)],
@@ -165,6 +181,12 @@ public enum AdminStatus {
                 "loaded": store.value(named: credential.name) != nil,
                 "age_seconds": Int(now.timeIntervalSince(credential.loadedAt)),
             ]
+        }
+        if let lifecycle = summary.lifecycle {
+            document["credentials"] = lifecycleCredentials(
+                lifecycle.current, store: store, previousUses: runtime.credentials.previousValueUses,
+                started: runtime.started, now: now
+            )
         }
         let cache = runtime.interceptionContexts.statistics
         document["leaf_cache"] = ["hits": cache.hits, "misses": cache.misses, "entries": cache.entries]

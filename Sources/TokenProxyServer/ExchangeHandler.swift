@@ -69,6 +69,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var requestHeadWritten = false
     /// The current response's scrubbing, when its rule has `scrub_responses: true`.
     private var scrubbing: ResponseScrubbing?
+    /// The current request, kept to send again with the credential's previous value after a 401 (`previous:`).
+    private var replay: ReplayableRequest?
+    /// Whether the upstream's response is being read and dropped, before the request is sent again.
+    private var discardingResponse = false
 
     init(mode: Mode, runtime: ProxyRuntime) {
         self.mode = mode
@@ -303,12 +307,18 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
 
         closeUpstream()
-        if target.endpoint.address != nil {
-            lease(target.endpoint, context: context)
-        } else {
-            admitThenLease(target.endpoint, context: context)
-        }
+        leaseUpstream(target.endpoint, context: context)
         launchIfReady()
+    }
+
+    /// Connects to the request's destination: straight to the address the CONNECT's policy check admitted, or, for a
+    /// forward-proxy request, through the egress policy first.
+    private func leaseUpstream(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
+        if endpoint.address != nil {
+            lease(endpoint, context: context)
+        } else {
+            admitThenLease(endpoint, context: context)
+        }
     }
 
     private func lease(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
@@ -393,6 +403,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             refuseLeak(leak, destination: upstream.endpoint.description)
             return
         }
+        replay = ReplayableRequest.make(ready, isUpgrade: isUpgradeRequest)
         var head = ready.head
         var body = ready.body
         if body != nil {
@@ -524,6 +535,11 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
         firstByteTimer?.cancel()
         firstByteTimer = nil
+        if discardingResponse || (replay != nil && ReplayableRequest.asksForReplay(part)) {
+            discardForReplay(part, context: context)
+            return
+        }
+        replay = nil
         switch part {
         case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
             guard isUpgradeRequest, upstream != nil else {
@@ -588,6 +604,20 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             responseEndWritten = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             settled?.apply(to: self)
         }
+    }
+
+    /// Drops the 401 to the current value, and once it has ended sends the request again with the previous one.
+    private func discardForReplay(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
+        discardingResponse = true
+        guard case .end = part, let again = replay?.retry, let credential = again.rule?.credential else { return }
+        discardingResponse = false
+        replay = nil
+        releaseUpstream(reusable: false)  // its 401 may have asked to close: never reused
+        record?.reason = ReplayableRequest.reason(credential: credential)
+        runtime.credentials.notePreviousUse(credential)
+        preparation = again
+        state = .preparing
+        leaseUpstream(again.target.endpoint, context: context)
     }
 
     func upstreamDidReadComplete() {

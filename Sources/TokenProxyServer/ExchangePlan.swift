@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import TokenProxyCore
 
@@ -26,6 +27,9 @@ struct ExchangePlan {
         )
         if let matched = rule, !target.endpoint.usesTLS, !matched.allowPlaintext {
             rule = nil  // a credential goes over plain HTTP only where the rule says so
+        }
+        if let rule, let revoked = store.lifecycle.refusal(for: rule.credential, at: Date()) {
+            return .refuse(.forbidden, revoked)  // revoked, expired or not yet valid: nothing is dialled
         }
         let mentioned = RequestRewriter.placeholdersMentioned(in: head, placeholders: store.placeholders)
         if let foreign = mentioned.subtracting(rule.map { [$0.credential] } ?? []).sorted().first {

@@ -29,6 +29,8 @@ public struct ProxyAssembly: Sendable {
     public let credentials: CredentialStore
     /// The recorder, if recording is on.
     public let recorder: UsageRecorder?
+    /// Reloads, revocations and rotation warnings of the running proxy.
+    public let lifecycle: LifecycleController
 
     /// Assembles the proxy. `onListening` receives the bound address.
     public static func make(
@@ -47,6 +49,7 @@ public struct ProxyAssembly: Sendable {
         let resolver = SecretResolver(environment: environment)
         let credentials = try CredentialStore(configuration: configuration, resolver: resolver)
         let access = try ClientAccess(configuration: configuration, resolver: resolver)
+        let (stateStore, revocations) = try LifecycleController.openState(configuration: configuration, logger: logger)
         let (authority, created) = try CertificateAuthority.loadOrCreate(
             paths: CertificateAuthority.Paths(directory: configuration.caDirectory)
         )
@@ -68,7 +71,10 @@ public struct ProxyAssembly: Sendable {
             throw ServerSetupError("cannot load upstream.ca_bundle \(configuration.upstreamCABundle ?? ""): \(error)")
         }
         var httpClient: HTTPClient?
-        if configuration.credentials.contains(where: { if case .oauth2 = $0.kind { true } else { false } }) {
+        // Also without OAuth credentials now: a reload may add one.
+        if configuration.file != nil
+            || configuration.credentials.contains(where: { if case .oauth2 = $0.kind { true } else { false } })
+        {
             let tls = try ProxyRuntime.upstreamTLSConfiguration(extraRootsFile: configuration.upstreamCABundle)
             httpClient = HTTPClient(
                 eventLoopGroupProvider: .singleton,
@@ -87,7 +93,7 @@ public struct ProxyAssembly: Sendable {
             }
             recorder = UsageRecorder(sinks: sinks, logger: logger)
         }
-        let vault = CredentialVault(store: credentials, httpClient: httpClient)
+        let vault = CredentialVault(store: credentials.revoking(revocations), httpClient: httpClient)
         let runtime = ProxyRuntime(
             credentials: vault,
             interceptionContexts: InterceptionContextCache(
@@ -114,18 +120,28 @@ public struct ProxyAssembly: Sendable {
             configuration: configuration, resolver: resolver, vault: vault, logger: logger,
             recorder: { [recorder] event in recorder?.record(event) }
         )
-        if refresher.isNeeded { services.append(refresher) }
+        if refresher.isNeeded || configuration.file != nil { services.append(refresher) }
+        let lifecycle = LifecycleController(
+            configuration: configuration, revocations: revocations,
+            dependencies: .init(
+                configurationPath: configuration.file, resolver: resolver, vault: vault, refresher: refresher,
+                stateStore: stateStore, fingerprinter: runtime.fingerprinter,
+                recorder: { [recorder] event in recorder?.record(event) }, logger: logger
+            )
+        )
+        services.append(LifecycleService(controller: lifecycle, configurationPath: configuration.file, logger: logger))
         if let adminAddress = adminListen ?? configuration.adminListen {
             let loadedAt = Date()
-            let summary = AdminStatus.Summary(
+            var summary = AdminStatus.Summary(
                 version: ProxyAssembly.version, listen: listen.description,
                 credentials: configuration.credentials.map { ($0.name, $0.kind.typeName, $0.source.description, loadedAt) },
                 notices: credentials.notices
             )
+            summary.lifecycle = lifecycle.board
             services.append(
                 AdminServer(
                     listen: adminAddress, runtime: runtime, registry: metricsRegistry, summary: summary,
-                    onListening: onAdminListening
+                    lifecycle: lifecycle, onListening: onAdminListening
                 )
             )
         }
@@ -137,7 +153,7 @@ public struct ProxyAssembly: Sendable {
         services.append(server)
         return ProxyAssembly(
             services: services, authority: authority, createdAuthority: created, trustBundlePath: bundle,
-            credentials: credentials, recorder: recorder
+            credentials: credentials, recorder: recorder, lifecycle: lifecycle
         )
     }
 }

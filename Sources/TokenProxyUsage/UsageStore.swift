@@ -169,7 +169,7 @@ public final class SQLiteUsageStore: UsageSink {
 
     /// Creates the directory (0700) and an empty file (0600) unless they exist, so SQLite never creates the
     /// database with its default 0644.
-    private static func createFile(at path: String) throws {
+    static func createFile(at path: String) throws {
         do {
             try PrivateDirectory.create(containing: path, what: "usage store \(path)")
         } catch {

@@ -74,7 +74,7 @@ public final class UsageStoreReader: Sendable {
 
     /// Runs `body` in one read transaction; `nil` when the file holds no usage tables yet (a store created but
     /// never migrated, such as an empty file).
-    private func read<T>(_ body: (Database) throws -> T) throws -> T? {
+    func read<T>(_ body: (Database) throws -> T) throws -> T? {
         do {
             return try queue.read { db -> T? in
                 for table in ["requests", "credential_usage", "credential_hosts"] where try !db.tableExists(table) {

@@ -56,6 +56,25 @@ enum UsageStoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v2") { db in
+            // The proxy's lifecycle state (see ``CredentialStateStore``): revocations that outlive restarts, and when
+            // each value of a credential (by keyed fingerprint) was first seen, for `rotate_every:`.
+            try db.execute(
+                sql: """
+                    CREATE TABLE revocations (
+                        credential TEXT PRIMARY KEY NOT NULL,
+                        reason TEXT,
+                        revoked_at TEXT NOT NULL
+                    );
+                    CREATE TABLE credential_versions (
+                        credential TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        first_seen TEXT NOT NULL,
+                        PRIMARY KEY (credential, fingerprint)
+                    );
+                    """
+            )
+        }
         return migrator
     }()
 

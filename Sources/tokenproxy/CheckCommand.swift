@@ -10,6 +10,9 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Option(help: ArgumentHelp("Fail (exit 1) naming configured credentials unused for DAYS days.", valueName: "DAYS"))
+    var stale: Int?
+
     func run() throws {
         try Self.failingCleanly {
             let configuration = try options.load()
@@ -38,6 +41,7 @@ struct CheckCommand: ParsableCommand {
             for client in configuration.clients {
                 print("client \(client.name): \(client.summary)")
             }
+            try Self.checkLifecycle(configuration, staleDays: stale)
         }
     }
 }

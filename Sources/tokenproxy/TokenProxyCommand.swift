@@ -14,6 +14,7 @@ struct TokenProxyCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, CheckCommand.self, UsageCommand.self, AuditCommand.self, CACommand.self, SealCommand.self,
             ScanCommand.self,
+            ReloadCommand.self, RevokeCommand.self, UnrevokeCommand.self, StatusCommand.self,
         ],
         defaultSubcommand: nil
     )

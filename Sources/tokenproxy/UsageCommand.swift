@@ -99,6 +99,7 @@ struct UsageCommand: ParsableCommand {
                     print("since \(UsageStoreTime.format(window))")
                 }
                 printTable(rows, now: now)
+                try Self.printPreviousValueUses(reader: reader, since: window, now: now)
             }
         }
     }

@@ -368,6 +368,13 @@ final class ProxyFixture {
         return text == expected(value)
     }
 
+    /// The SHA-256 (hex) of `expected(canary)`: lets a test origin recognise a value derived from a canary (a
+    /// `Bearer` header) without the test holding or printing it.
+    func sha256Hex(ofDerived label: String, _ expected: (String) -> String = { $0 }) -> String {
+        let value = canaries[label].map(expected) ?? ""
+        return TestOrigin.sha256Hex(value)
+    }
+
     /// Whether any canary of the test is in a header (also inside a `Basic` value's base64), the target or the
     /// body of `request`.
     func carriesAnyCanary(_ request: TestOrigin.RecordedRequest) -> Bool {

@@ -141,6 +141,12 @@ final class ProxyProcess {
         return !result.killed
     }
 
+    /// Waits for the proxy to exit by itself (after a signal the test sent); its exit status, or `nil` if it is
+    /// still running after `timeout`. Afterwards ``stop()`` has nothing left to do.
+    func waitForExit(timeout: Duration) async -> Int32? {
+        await child.waitForExit(timeout: timeout)
+    }
+
     /// Locates the `tokenproxy` executable this package built.
     ///
     /// Looked for beside the test bundle first (`swift test` builds both into the same directory), then in the

@@ -1,8 +1,17 @@
+import Crypto
+import Foundation
 import NIOCore
 import NIOHTTP1
 
 extension TestOrigin {
-    /// Answers each HTTP/1.1 request with `200` and the byte count of the body it received.
+    /// The SHA-256 of `text` in lowercase hex, as `?accept_sha256=` takes it.
+    static func sha256Hex(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Answers each HTTP/1.1 request with `200` and the byte count of the body it received; with
+    /// `?accept_sha256=HEX` in the target, with `401` unless the SHA-256 of its `Authorization` value is HEX (an
+    /// origin that accepts one token only, known to the test by hash).
     ///
     /// Runs on one connection's event loop only, so its mutable state needs no lock; what the test reads goes
     /// through the ``Recorder``.
@@ -12,6 +21,8 @@ extension TestOrigin {
 
         private let recorder: Recorder
         private var current: (index: Int, keepAlive: Bool, version: HTTPVersion)?
+        /// Whether the current request is refused with 401 (see ``TestOrigin/RequestHandler``).
+        private var unauthorized = false
         private var bodyBytes = 0
         private var body: [UInt8] = []
 
@@ -30,6 +41,7 @@ extension TestOrigin {
                     headers: head.headers.map { (name: $0.name, value: $0.value) }
                 )
                 current = (index, head.isKeepAlive, head.version)
+                unauthorized = Self.isUnauthorized(head)
                 // Like real origins, invite the body: a proxy that relays `Expect: 100-continue` and waits for the
                 // interim response must get one, or the test would measure curl's one-second fallback instead.
                 let expectsContinue = head.headers["Expect"].contains { $0.lowercased() == "100-continue" }
@@ -56,6 +68,14 @@ extension TestOrigin {
             context.close(promise: nil)
         }
 
+        private static func isUnauthorized(_ head: HTTPRequestHead) -> Bool {
+            guard let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first,
+                let accepted = query.split(separator: "&").first(where: { $0.hasPrefix("accept_sha256=") })
+            else { return false }
+            let value = head.headers["Authorization"].first ?? ""
+            return accepted.dropFirst("accept_sha256=".count) != TestOrigin.sha256Hex(value)
+        }
+
         private func respond(context: ChannelHandlerContext, keepAlive: Bool, version: HTTPVersion) {
             let body = "\(TestOrigin.greeting)\nreceived \(bodyBytes) bytes\n"
             var headers = HTTPHeaders()
@@ -65,7 +85,7 @@ extension TestOrigin {
             if !keepAlive {
                 headers.add(name: "Connection", value: "close")
             }
-            let head = HTTPResponseHead(version: version, status: .ok, headers: headers)
+            let head = HTTPResponseHead(version: version, status: unauthorized ? .unauthorized : .ok, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             let buffer = context.channel.allocator.buffer(string: body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)

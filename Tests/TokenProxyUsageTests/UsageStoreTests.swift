@@ -76,7 +76,7 @@ enum UsageStoreFixture {
 struct UsageStoreTests {
     typealias Fixture = UsageStoreFixture
 
-    @Test("the first open creates the schema (tables, indexes, migration v1), the file 0600 and its directory 0700")
+    @Test("the first open creates the schema (tables, indexes, migrations), the file 0600 and its directory 0700")
     func createsSchema() throws {
         let root = try Fixture.directory()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -111,7 +111,9 @@ struct UsageStoreTests {
             let indexes = try db.indexes(on: "requests").map(\.columns)
             #expect(indexes.contains(["credential", "time"]))
             #expect(indexes.contains(["time"]))
-            #expect(try UsageStoreSchema.migrator.appliedIdentifiers(db) == ["v1"])
+            #expect(try columns("revocations") == ["credential", "reason", "revoked_at"])
+            #expect(try columns("credential_versions") == ["credential", "fingerprint", "first_seen"])
+            #expect(try UsageStoreSchema.migrator.appliedIdentifiers(db) == ["v1", "v2"])
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
         }
     }
@@ -134,7 +136,7 @@ struct UsageStoreTests {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         try queue.read { db throws in
-            #expect(try UsageStoreSchema.migrator.appliedMigrations(db) == ["v1"])
+            #expect(try UsageStoreSchema.migrator.appliedMigrations(db) == ["v1", "v2"])
             #expect(try Int.fetchOne(db, sql: "SELECT requests FROM credential_usage") == 3)
         }
     }
