@@ -66,13 +66,14 @@ extension ConfigurationLoader {
                 refreshInterval = try parseDuration(ttlNode, key: "credentials.\(name).ttl", reader: entry)
             }
             _ = try entry.string("description")
+            let envPlaceholder = try parseEnvPlaceholder(&entry, credential: name)
             try entry.rejectUnknownKeys()
-            result.append(
-                CredentialConfiguration(
-                    name: name, kind: kind, optional: optional, placeholder: placeholder,
-                    refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
-                )
+            var credential = CredentialConfiguration(
+                name: name, kind: kind, optional: optional, placeholder: placeholder,
+                refreshInterval: refreshInterval, location: location, sourceLocation: sourceLocation
             )
+            credential.envPlaceholder = envPlaceholder
+            result.append(credential)
         }
         return result
     }

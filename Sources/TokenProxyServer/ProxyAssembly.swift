@@ -40,6 +40,7 @@ public struct ProxyAssembly: Sendable {
         adminListen: HostPort? = nil,
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onAdminListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        requestLogFormat: RequestLogFormat = .human,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
         let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
@@ -98,7 +99,8 @@ public struct ProxyAssembly: Sendable {
             recorder: recorder,
             logger: logger,
             auditOnFailure: configuration.auditOnFailure,
-            fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory)
+            fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory),
+            requestLogFormat: requestLogFormat
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening

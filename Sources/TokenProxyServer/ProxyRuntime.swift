@@ -37,6 +37,8 @@ public final class ProxyRuntime: Sendable {
     let ownListeners = OwnListeners()
     /// Exchanges and tunnels in progress, which a graceful shutdown waits for.
     let inFlight = Atomic<Int>(0)
+    /// How each request's log line is written.
+    public let requestLogFormat: RequestLogFormat
 
     /// Assembles a runtime.
     public init(
@@ -48,8 +50,10 @@ public final class ProxyRuntime: Sendable {
         recorder: UsageRecorder?,
         logger: Logger,
         auditOnFailure: AuditFailurePolicy = .warn,
-        fingerprinter: CredentialFingerprinter? = nil
+        fingerprinter: CredentialFingerprinter? = nil,
+        requestLogFormat: RequestLogFormat = .human
     ) {
+        self.requestLogFormat = requestLogFormat
         self.auditOnFailure = auditOnFailure
         self.fingerprinter = fingerprinter
         self.credentials = credentials
@@ -92,12 +96,8 @@ public final class ProxyRuntime: Sendable {
     func record(_ event: UsageEvent) {
         recorder?.record(event)
         ProxyMetrics.record(event)
-        var line = "\(event.method) \(event.host):\(event.port)\(event.path ?? "") → \(event.status) "
-        line += "\(event.decision.rawValue)"
-        if let credential = event.credential { line += " credential=\(credential)" }
-        line += " \(String(format: "%.1f", event.durationMilliseconds))ms"
-        if let reason = event.reason { line += " (\(reason))" }
-        logger.info("\(line)")
+        let line = RequestLogLine(event)
+        logger.info("\(line.text)", metadata: requestLogFormat == .json ? line.metadata : nil)
     }
 }
 

@@ -1,28 +1,63 @@
 import ArgumentParser
+import Foundation
 import TokenProxyCore
 
 /// `tokenproxy check`: validates the configuration and resolves every credential source, printing no value.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the configuration and resolve every credential source without printing a value."
+        abstract: "Validate the configuration and resolve every credential source without printing a value.",
+        discussion: """
+            Reports, as findings with file:line: configuration errors; each credential source (its size, never its \
+            value); each rule host's DNS lookup (an unknown name is an error, an unreachable resolver a warning); \
+            rules an earlier rule always matches first; credentials no rule uses; the CA's validity. Exit status 1 \
+            when any finding is an error. --json prints {"errors", "warnings", "findings": [{"severity", "check", \
+            "file", "line", "message"}]} for CI.
+            """
     )
+
+    /// The checks, in the order their findings are printed. A new kind of finding is one more entry here.
+    static let sources: [any CheckSource] = [
+        CredentialSourcesCheck(), RuleHostsResolveCheck(), ShadowedRulesCheck(), UnusedCredentialsCheck(),
+        CAExpiryCheck(),
+    ]
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Flag(help: "Print the findings as JSON (for CI) instead of lines.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Print only warnings and errors.")
+    var quiet = false
+
+    @Flag(name: .customLong("no-dns"), help: "Do not look up rule hosts (offline, or hosts only a VPN resolves).")
+    var noDNS = false
+
     func run() throws {
-        try Self.failingCleanly {
+        let report: FindingReport
+        do {
             let configuration = try options.load()
-            let store = try CredentialStore(configuration: configuration)
-            print("configuration: \(configuration.file ?? "built-in defaults")")
-            print("listen: \(configuration.listen)")
-            for credential in configuration.credentials {
-                let loaded = store.secret(named: credential.name)
-                let state = loaded.map { "ok (\($0.count) bytes)" } ?? "absent (optional)"
-                print("credential \(credential.name): \(credential.source) \(state)")
+            let credentials = Result { () throws(ConfigurationErrors) -> CredentialStore in
+                try CredentialStore(configuration: configuration)
             }
-            for notice in store.notices { print("notice: \(notice)") }
-            print("rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+            let context = CheckContext(
+                configuration: configuration, credentials: credentials, lookUpHosts: !noDNS, now: Date()
+            )
+            var findings = Self.sources.flatMap { $0.findings(in: context) }
+            if let store = try? credentials.get() {
+                findings.append(
+                    CheckFinding(.ok, check: "rules", "rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+                )
+            }
+            report = FindingReport(
+                findings: findings,
+                heading: ["configuration: \(configuration.file ?? "built-in defaults")", "listen: \(configuration.listen)"]
+            )
+        } catch let failure as CLIFailure {
+            // The configuration itself does not load: that is the one finding (its text already names file:line).
+            report = FindingReport(findings: [CheckFinding(.error, check: "configuration", failure.description)])
         }
+        try Self.failingCleanly { try report.print(json: json, quiet: quiet) }
+        if report.hasErrors { throw ExitCode.failure }
     }
 }

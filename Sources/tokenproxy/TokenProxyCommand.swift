@@ -13,6 +13,7 @@ struct TokenProxyCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, CheckCommand.self, UsageCommand.self, AuditCommand.self, CACommand.self, SealCommand.self,
+            RunCommand.self, EnvCommand.self, DoctorCommand.self,
         ],
         defaultSubcommand: nil
     )
