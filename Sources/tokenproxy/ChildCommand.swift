@@ -26,6 +26,11 @@ final class ChildCommand: Sendable {
         guard let program = argv.first, !program.isEmpty else {
             throw CLIFailure("no command given; write it after '--', for example: tokenproxy run -- curl https://…")
         }
+        // From here on tokenproxy ignores the signals it forwards (the child gets them back at their defaults), so a
+        // Ctrl-C between the spawn and `forwardSignals()` cannot kill tokenproxy and orphan the child.
+        for signalNumber in Self.forwardedSignals {
+            signal(signalNumber, SIG_IGN)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -75,7 +80,6 @@ final class ChildCommand: Sendable {
     func forwardSignals() -> [any DispatchSourceSignal] {
         let pid = self.pid
         return Self.forwardedSignals.map { signalNumber in
-            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { kill(pid, signalNumber) }
             source.resume()

@@ -83,6 +83,8 @@ struct RunCommand: AsyncParsableCommand {
         )
         let status: Int32 = try await withThrowingTaskGroup(of: Int32?.self) { tasks in
             tasks.addTask {
+                // Ends the wait for the address below, also when the proxy fails before it listens.
+                defer { bound.continuation.finish() }
                 try await group.run()
                 return nil
             }
@@ -99,6 +101,7 @@ struct RunCommand: AsyncParsableCommand {
                 let trust = try ClientTrustFiles(authority: assembly.authority)
                 if !quiet {
                     printError(Self.summary(proxy: proxy, assembly: assembly))
+                    assembly.credentials.notices.forEach { printError("tokenproxy: notice: \($0)") }
                 }
                 waitForChild = try Self.start(
                     command, proxy: proxy, trust: trust, configuration: configuration,
