@@ -211,4 +211,40 @@ struct DeveloperCommandsEndToEndTests {
             #expect(!offline.stdout.contains("\"dns\""), "--no-dns still looked hosts up")
         }
     }
+
+    @Test("serve logs one line per request: human by default, one JSON object with --log-format json")
+    func requestLogFormats() async throws {
+        for format in ["human", "json"] {
+            var configuration = ProxyConfiguration()
+            if format == "json" { configuration.serveArguments = ["--log-format", "json"] }
+            try await ProxyFixture.run("log-\(format)", configuration: configuration) { fixture in
+                let origin = try await fixture.startOrigin(.valid)
+                let result = try await fixture.clients.curl("https://localhost:\(origin.port)/logged/path?q=1")
+                #expect(result.httpCode == 200, "\(result)")
+                _ = try await fixture.auditRecord("request") { $0.path == "/logged/path" }
+                let stderr = try String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)
+                if format == "human" {
+                    let line = stderr.split(separator: "\n").first { $0.contains("/logged/path") }.map(String.init)
+                    #expect(
+                        line?.contains("GET localhost:\(origin.port) /logged/path 200 ") == true
+                            && line?.contains("ms e2e injected") == true,
+                        "no human request line: \(fixture.redacted(line ?? stderr.suffix(800).description))"
+                    )
+                } else {
+                    let objects = stderr.split(separator: "\n").compactMap {
+                        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                    }
+                    let request = objects.first { $0["path"] as? String == "/logged/path" }
+                    #expect(request?["method"] as? String == "GET")
+                    #expect(request?["host"] as? String == "localhost")
+                    #expect(request?["status"] as? Int == 200)
+                    #expect(request?["credential"] as? String == "e2e")
+                    #expect(request?["decision"] as? String == "injected")
+                    #expect((request?["duration_ms"] as? Double) != nil)
+                    #expect(request?["level"] as? String == "info")
+                }
+                #expect(!stderr.contains("q=1"), "the query string reached the log")
+            }
+        }
+    }
 }
