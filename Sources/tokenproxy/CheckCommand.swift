@@ -9,7 +9,7 @@ struct CheckCommand: ParsableCommand {
         abstract: "Validate the configuration and resolve every credential source without printing a value.",
         discussion: """
             Reports, as findings with file:line: configuration errors; each credential source (its size, never its \
-            value); each rule host's DNS lookup (an unknown name is an error, an unreachable resolver a warning); \
+            value); each rule host's DNS lookup (a warning when it fails: offline looks the same as a typo); \
             rules an earlier rule always matches first; credentials no rule uses; the CA's validity. Exit status 1 \
             when any finding is an error. --json prints {"errors", "warnings", "findings": [{"severity", "check", \
             "file", "line", "message"}]} for CI.

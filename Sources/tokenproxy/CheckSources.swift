@@ -36,8 +36,9 @@ struct CredentialSourcesCheck: CheckSource {
     }
 }
 
-/// Each rule's host resolves in DNS. A name the resolver says does not exist is an error (a typo sends nothing
-/// anywhere); a resolver that cannot be reached (offline) is a warning. Wildcards and IP literals are skipped.
+/// Each rule's host resolves in DNS. A failure is a warning, not an error: offline, glibc answers "Name or service
+/// not known" exactly as for a misspelt name, and the configuration may be right. Wildcards and IP literals are
+/// skipped.
 struct RuleHostsResolveCheck: CheckSource {
     func findings(in context: CheckContext) -> [CheckFinding] {
         guard context.lookUpHosts else { return [] }
@@ -55,8 +56,9 @@ struct RuleHostsResolveCheck: CheckSource {
                 return CheckFinding(.ok, check: "dns", at: rule.location, "rule host \(host) resolves")
             case .notFound(let reason):
                 return CheckFinding(
-                    .error, check: "dns", at: rule.location,
-                    "rule host \(host) does not resolve (\(reason)); check the spelling"
+                    .warning, check: "dns", at: rule.location,
+                    "rule host \(host) does not resolve (\(reason)); check the spelling, unless this machine is "
+                        + "offline (--no-dns skips this)"
                 )
             case .unavailable(let reason):
                 return CheckFinding(

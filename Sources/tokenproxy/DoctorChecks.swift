@@ -88,7 +88,9 @@ struct DoctorChecks {
                     return CheckFinding(
                         .error, check: check,
                         "\(runtime.name): \(variable)=\(path) does not contain the proxy CA; point it at "
-                            + "\(absolutePath(authority.paths.directory + "/" + TrustBundle.fileName))"
+                            + (runtime.variables == ClientEnvironment.additionalCAVariables
+                                ? absolutePath(authority.paths.certificate)
+                                : absolutePath(authority.paths.directory + "/" + TrustBundle.fileName))
                     )
                 }
                 return CheckFinding(.ok, check: check, "\(runtime.name) trusts the proxy CA (\(variable))")
