@@ -57,7 +57,8 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in self.metadata.merging(explicit ?? [:], uniquingKeysWith: { _, new in new }) {
             object[key] = Self.json(value)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return }
         FileHandle.standardError.write(data + Data("\n".utf8))
     }
 
