@@ -33,7 +33,9 @@ extension CertificateAuthority {
         }
         let previous = try load(paths: paths)
         let until = min(now.addingTimeInterval(leafValidity + 24 * 3600), previous.certificate.notValidAfter)
-        let text = previousTrustPrefix + until.formatted(Date.ISO8601FormatStyle()) + "\n" + (try previous.certificatePEM) + "\n"
+        let text =
+            previousTrustPrefix + until.formatted(Date.ISO8601FormatStyle()) + "\n" + (try previous.certificatePEM)
+            + "\n"
         try writeAtomically(text, to: paths.previousCertificate, mode: 0o644)
         let current = try create(paths: paths, force: true)
         return Rotation(current: current, previousFingerprint: previous.fingerprint, previousTrustedUntil: until)

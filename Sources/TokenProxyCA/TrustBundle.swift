@@ -15,7 +15,8 @@ public enum TrustBundle {
     /// The file name of the combined bundle inside the CA directory.
     public static let fileName = "ca-bundle.pem"
 
-    /// Writes `system roots + CA` (+ the previous CA within its window after a rotation) to `ca-bundle.pem` beside the CA and returns its path. Blocking file I/O.
+    /// Writes `system roots + CA` (and the previous CA, within its window after a rotation) to `ca-bundle.pem`
+    /// beside the CA and returns its path. Blocking file I/O.
     public static func write(for authority: CertificateAuthority) throws -> String {
         let path = (authority.paths.directory as NSString).appendingPathComponent(fileName)
         var text = ""

@@ -5,7 +5,8 @@ extension CredentialStore {
         loadedCredentialNames.flatMap { name -> [Secret] in
             switch value(named: name) {
             case .token(let secret): return [secret]
-            case .aws(let credentials): return [credentials.secretAccessKey] + [credentials.sessionToken].compactMap { $0 }
+            case .aws(let credentials):
+                return [credentials.secretAccessKey] + [credentials.sessionToken].compactMap { $0 }
             case .oauth2(let client): return [client.clientSecret] + [client.refreshToken].compactMap { $0 }
             case nil: return []
             }

@@ -30,8 +30,9 @@ extension CACommand {
                 }
                 let until = rotation.previousTrustedUntil.formatted(Date.ISO8601FormatStyle())
                 print("new CA: \(trust.caCertificate) (SHA-256 \(rotation.current.fingerprint))")
-                print("old CA: \(absolutePath(rotation.current.paths.previousCertificate)) (SHA-256 "
-                    + "\(rotation.previousFingerprint)), kept in \(trust.bundle) until \(until)")
+                print(
+                    "old CA: \(absolutePath(rotation.current.paths.previousCertificate)) (SHA-256 "
+                        + "\(rotation.previousFingerprint)), kept in \(trust.bundle) until \(until)")
                 print("next:")
                 print("  1. restart running proxies ('tokenproxy serve'): they sign with the old CA until then")
                 print("  2. trust the new CA wherever the old one was installed: tokenproxy ca trust")

@@ -46,12 +46,17 @@ struct CheckCommand: ParsableCommand {
             var findings = Self.sources.flatMap { $0.findings(in: context) }
             if let store = try? credentials.get() {
                 findings.append(
-                    CheckFinding(.ok, check: "rules", "rules: \(store.rules.rules.count) of \(configuration.rules.count) active")
+                    CheckFinding(
+                        .ok, check: "rules",
+                        "rules: \(store.rules.rules.count) of \(configuration.rules.count) active"
+                    )
                 )
             }
             report = FindingReport(
                 findings: findings,
-                heading: ["configuration: \(configuration.file ?? "built-in defaults")", "listen: \(configuration.listen)"]
+                heading: [
+                    "configuration: \(configuration.file ?? "built-in defaults")", "listen: \(configuration.listen)",
+                ]
             )
         } catch let failure as CLIFailure {
             // The configuration itself does not load: that is the one finding (its text already names file:line).

@@ -76,9 +76,9 @@ struct ShadowedRulesCheck: CheckSource {
         RuleShadowing.shadowed(in: context.configuration.rules).map { rule, earlier in
             CheckFinding(
                 .warning, check: "shadowed-rule", at: rule.location,
-                "rule \(rule.index + 1) (\(rule.host) ← \(rule.credential)) can never match: rule \(earlier.index + 1) "
-                    + "at \(earlier.location) matches every request it would (first match wins); move it above or "
-                    + "remove it"
+                "rule \(rule.index + 1) (\(rule.host) ← \(rule.credential)) can never match: "
+                    + "rule \(earlier.index + 1) at \(earlier.location) matches every request it would (first match "
+                    + "wins); move it above or remove it"
             )
         }
     }

@@ -54,7 +54,8 @@ struct DoctorChecks {
         var findings = [CheckFinding(.ok, check: "proxy-env", "HTTPS_PROXY=\(value)")]
         if (environment["HTTP_PROXY"] ?? environment["http_proxy"]) == nil {
             findings.append(
-                CheckFinding(.warning, check: "proxy-env", "HTTP_PROXY is not set; plain http:// requests bypass the proxy")
+                CheckFinding(
+                    .warning, check: "proxy-env", "HTTP_PROXY is not set; plain http:// requests bypass the proxy")
             )
         }
         let authority = value.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init)
@@ -98,7 +99,8 @@ struct DoctorChecks {
             if runtime.usesSystemStoreByDefault, let store = Self.systemStore(),
                 Self.body(of: store.text).contains(marker)
             {
-                return CheckFinding(.ok, check: check, "\(runtime.name) trusts the proxy CA (system store \(store.path))")
+                return CheckFinding(
+                    .ok, check: check, "\(runtime.name) trusts the proxy CA (system store \(store.path))")
             }
             return CheckFinding(
                 .error, check: check,

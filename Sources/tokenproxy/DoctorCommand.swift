@@ -34,7 +34,8 @@ struct DoctorCommand: ParsableCommand {
                 )
             }
             let checks = DoctorChecks(
-                environment: ProcessInfo.processInfo.environment, authority: try CertificateAuthority.load(paths: paths),
+                environment: ProcessInfo.processInfo.environment,
+                authority: try CertificateAuthority.load(paths: paths),
                 now: Date()
             )
             return FindingReport(

@@ -24,9 +24,12 @@ enum ProxyReachability {
         defer { close(descriptor) }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         if connect(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 { return nil }
-        guard errno == EINPROGRESS else { return "nothing accepts connections on \(address) (\(String(cString: strerror(errno))))" }
+        guard errno == EINPROGRESS else {
+            return "nothing accepts connections on \(address) (\(String(cString: strerror(errno))))"
+        }
         var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&poller, 1, milliseconds) == 1 else { return "no answer from \(address) within \(timeout)" }
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)

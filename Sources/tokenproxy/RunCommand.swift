@@ -27,7 +27,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
-    @Option(help: ArgumentHelp("Use the proxy already listening at HOST:PORT instead of starting one.", valueName: "HOST:PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "Use the proxy already listening at HOST:PORT instead of starting one.", valueName: "HOST:PORT"))
     var attach: String?
 
     @Option(name: .long, help: "Proxy log level on stderr: trace, debug, info (one line per request), warning, error.")
@@ -44,7 +46,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !command.isEmpty else {
-            throw ValidationError("give the command after '--', for example: tokenproxy run -- curl https://api.github.com/user")
+            throw ValidationError(
+                "give the command after '--', for example: tokenproxy run -- curl https://api.github.com/user")
         }
     }
 

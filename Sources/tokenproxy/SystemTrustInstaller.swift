@@ -18,7 +18,8 @@ enum SystemTrustInstaller {
             )
         }
         guard geteuid() == 0 else {
-            throw CLIFailure("--system changes the system trust store and needs root: sudo tokenproxy ca trust --system")
+            throw CLIFailure(
+                "--system changes the system trust store and needs root: sudo tokenproxy ca trust --system")
         }
         guard let pem = manager.contents(atPath: caPath) else {
             throw CLIFailure("cannot read the CA certificate \(caPath)")

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("ClientEnvironment")
 struct ClientEnvironmentTests {
-    private func credential(_ name: String, variable: String, envPlaceholder: String?, line: Int) -> CredentialConfiguration {
+    private func credential(_ name: String, variable: String, envPlaceholder: String?, line: Int)
+        -> CredentialConfiguration
+    {
         var credential = CredentialConfiguration(
             name: name, source: .environment(variable: variable), location: ConfigLocation(file: "c.yaml", line: line)
         )
@@ -17,8 +19,11 @@ struct ClientEnvironmentTests {
         var custom = credential("openai", variable: "TP_OPENAI", envPlaceholder: "OPENAI_API_KEY", line: 3)
         custom.placeholder = "ph_openai_x1"
         let environment = try ClientEnvironment(
-            proxy: HostPort(host: "127.0.0.1", port: 41234), trustBundle: "/c/ca-bundle.pem", caCertificate: "/c/ca.pem",
-            credentials: [credential("github", variable: "GITHUB_TOKEN", envPlaceholder: "GITHUB_TOKEN", line: 1), custom]
+            proxy: HostPort(host: "127.0.0.1", port: 41234), trustBundle: "/c/ca-bundle.pem",
+            caCertificate: "/c/ca.pem",
+            credentials: [
+                credential("github", variable: "GITHUB_TOKEN", envPlaceholder: "GITHUB_TOKEN", line: 1), custom,
+            ]
         )
         for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
             #expect(environment[name] == "http://127.0.0.1:41234")
@@ -40,7 +45,8 @@ struct ClientEnvironmentTests {
             credential("stripe", variable: "STRIPE_KEY", envPlaceholder: nil, line: 2),
         ]
         let environment = try ClientEnvironment(
-            proxy: HostPort(host: "127.0.0.1", port: 1), trustBundle: "/b", caCertificate: "/c", credentials: credentials
+            proxy: HostPort(host: "127.0.0.1", port: 1), trustBundle: "/b", caCertificate: "/c",
+            credentials: credentials
         )
         let result = environment.applied(
             to: [
@@ -85,7 +91,8 @@ struct ClientEnvironmentTests {
             """
         let configuration = try ConfigurationLoader.parse(yaml: yaml, file: "ok.yaml")
         #expect(configuration.credential(named: "github")?.envPlaceholder == "GITHUB_TOKEN")
-        let error = parseError(yaml.replacingOccurrences(of: "env_placeholder: GITHUB_TOKEN", with: "env_placeholder: 1-BAD"))
+        let error = parseError(
+            yaml.replacingOccurrences(of: "env_placeholder: GITHUB_TOKEN", with: "env_placeholder: 1-BAD"))
         #expect(error?.location == ConfigLocation(file: "test.yaml", line: 4))
         #expect(error?.message.contains("env_placeholder '1-BAD' is not a variable name") == true)
     }

@@ -26,8 +26,11 @@ struct DeveloperCommandsEndToEndTests {
             // A real sh evaluates it and sees the values.
             let script = try fixture.directory.write(posix.stdout, to: "clients/env.sh")
             let evaluated = try await fixture.clients.run(
-                "sh", ["-c", ". \"$0\" && printf '%s|%s|%s' \"$HTTPS_PROXY\" \"$REQUESTS_CA_BUNDLE\" \"$E2E_API_KEY\"",
-                    script]
+                "sh",
+                [
+                    "-c", ". \"$0\" && printf '%s|%s|%s' \"$HTTPS_PROXY\" \"$REQUESTS_CA_BUNDLE\" \"$E2E_API_KEY\"",
+                    script,
+                ]
             )
             #expect(evaluated.stdout == "http://\(attach)|\(bundle)|{{tokenproxy:e2e}}", fixture.explain(evaluated))
 
@@ -52,7 +55,8 @@ struct DeveloperCommandsEndToEndTests {
             let run = try await fixture.runTokenproxy(["ca", "trust", "--dir", certs])
             #expect(run.exitCode == 0, fixture.explain(run))
             let expected = [
-                "sudo cp \(certs)/ca.pem /usr/local/share/ca-certificates/tokenproxy.crt && sudo update-ca-certificates",
+                "sudo cp \(certs)/ca.pem /usr/local/share/ca-certificates/tokenproxy.crt "
+                    + "&& sudo update-ca-certificates",
                 "sudo cp \(certs)/ca.pem /etc/pki/ca-trust/source/anchors/tokenproxy.pem && sudo update-ca-trust",
                 "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain \(certs)/ca.pem",
                 "keytool -importcert -noprompt -cacerts -storepass changeit -alias tokenproxy -file \(certs)/ca.pem",
@@ -141,9 +145,10 @@ struct DeveloperCommandsEndToEndTests {
                 ["run", "-q", "--config", config, "--", binary, "doctor", "--config", config], environment: [:]
             )
             #expect(healthy.exitCode == 0, fixture.explain(healthy))
-            for fragment in ["curl trusts the proxy CA", "python requests trusts the proxy CA",
-                "node trusts the proxy CA", "git trusts the proxy CA", "accepts connections", "0 errors"]
-            {
+            for fragment in [
+                "curl trusts the proxy CA", "python requests trusts the proxy CA",
+                "node trusts the proxy CA", "git trusts the proxy CA", "accepts connections", "0 errors",
+            ] {
                 #expect(healthy.stdout.contains(fragment), "missing '\(fragment)' in: \(healthy.stdout)")
             }
 
@@ -151,7 +156,8 @@ struct DeveloperCommandsEndToEndTests {
             #expect(bare.exitCode == 1, fixture.explain(bare))
             let document = try JSONSerialization.jsonObject(with: Data(bare.stdout.utf8)) as? [String: Any]
             let findings = document?["findings"] as? [[String: Any]] ?? []
-            let errors = Set(findings.filter { $0["severity"] as? String == "error" }.compactMap { $0["check"] as? String })
+            let errors = Set(
+                findings.filter { $0["severity"] as? String == "error" }.compactMap { $0["check"] as? String })
             #expect(errors.isSuperset(of: ["proxy-env", "ca:python requests", "ca:node"]), "errors: \(errors)")
 
             let closed = try await TestOrigin.closedPort()
@@ -160,7 +166,9 @@ struct DeveloperCommandsEndToEndTests {
                 environment: ["HTTPS_PROXY": "http://127.0.0.1:\(closed)", "HTTP_PROXY": "http://127.0.0.1:\(closed)"]
             )
             #expect(unreachable.exitCode == 1)
-            #expect(unreachable.stderr.contains("nothing accepts connections on 127.0.0.1:\(closed)"), fixture.explain(unreachable))
+            #expect(
+                unreachable.stderr.contains("nothing accepts connections on 127.0.0.1:\(closed)"),
+                fixture.explain(unreachable))
             #expect(unreachable.stderr.contains("tokenproxy serve"))
         }
     }

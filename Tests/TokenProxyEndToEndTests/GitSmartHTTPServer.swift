@@ -33,8 +33,10 @@ final class GitSmartHTTPServer {
         guard let python = ChildProcess.which("python3") else { throw ServerError.notInstalled("python3") }
         let child = try ChildProcess(
             executable: python,
-            arguments: [script, root, identity.certificatePath, identity.privateKeyPath, portFile, statusLog,
-                expectedPasswordVariable],
+            arguments: [
+                script, root, identity.certificatePath, identity.privateKeyPath, portFile, statusLog,
+                expectedPasswordVariable,
+            ],
             environment: ChildProcess.cleanEnvironment(environment),
             stdoutPath: directory.file("git-server/server.stdout"),
             stderrPath: directory.file("git-server/server.stderr")

@@ -7,7 +7,8 @@ extension ProxyFixture {
     /// its own audit log and usage store, since the running `serve` holds the lock on the fixture's.
     func secondProxyConfiguration(label: String = "run") throws -> String {
         let text = try String(contentsOfFile: proxy.configPath, encoding: .utf8)
-        let adjusted = text
+        let adjusted =
+            text
             .replacingOccurrences(of: directory.file("audit.jsonl"), with: directory.file("\(label)-audit.jsonl"))
             .replacingOccurrences(of: directory.file("usage.db"), with: directory.file("\(label)-usage.db"))
         return try directory.write(adjusted, to: "\(label).yaml")

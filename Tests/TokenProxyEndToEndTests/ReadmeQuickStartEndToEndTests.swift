@@ -46,11 +46,13 @@ struct ReadmeQuickStartEndToEndTests {
         try await ProxyFixture.run("readme") { fixture in
             let work = try fixture.directory.subdirectory("work")
             try fixture.directory.write(
-                try String(contentsOf: Self.packageRoot.appendingPathComponent("Config/tokenproxy.yaml"), encoding: .utf8),
+                try String(
+                    contentsOf: Self.packageRoot.appendingPathComponent("Config/tokenproxy.yaml"), encoding: .utf8),
                 to: "work/Config/tokenproxy.yaml"
             )
             let bin = try fixture.directory.subdirectory("bin")
-            try FileManager.default.createSymbolicLink(atPath: bin + "/tokenproxy", withDestinationPath: try ProxyProcess.binaryPath())
+            try FileManager.default.createSymbolicLink(
+                atPath: bin + "/tokenproxy", withDestinationPath: try ProxyProcess.binaryPath())
             try fixture.directory.write(commands.joined(separator: "\n") + "\n", to: "quickstart.sh")
             try fixture.directory.write(Self.origin, to: "origin.py")
             let script = try fixture.directory.write(Self.namespaceScript, to: "namespace.sh")

@@ -31,8 +31,10 @@ struct RunCommandEndToEndTests {
             let config = try fixture.secondProxyConfiguration()
             let url = "https://localhost:\(origin.port)/run/curl"
             let run = try await fixture.runTokenproxy(
-                ["run", "--config", config, "--", "sh", "-c", "env > \"$0\" && exec \"$@\"",
-                    fixture.directory.file("clients/child-env.txt")]
+                [
+                    "run", "--config", config, "--", "sh", "-c", "env > \"$0\" && exec \"$@\"",
+                    fixture.directory.file("clients/child-env.txt"),
+                ]
                     + ThroughProxy.command(["curl", "-sS", "--fail", url]),
                 environment: [:]
             )
@@ -42,7 +44,8 @@ struct RunCommandEndToEndTests {
             #expect(request != nil, "the origin saw no request for /run/curl")
             if let request { fixture.expectInjected(request) }
 
-            let environment = try String(contentsOfFile: fixture.directory.file("clients/child-env.txt"), encoding: .utf8)
+            let environment = try String(
+                contentsOfFile: fixture.directory.file("clients/child-env.txt"), encoding: .utf8)
             let variables = Dictionary(
                 environment.split(separator: "\n").compactMap { line -> (String, String)? in
                     let parts = line.split(separator: "=", maxSplits: 1)
@@ -51,7 +54,8 @@ struct RunCommandEndToEndTests {
                 uniquingKeysWith: { first, _ in first }
             )
             fixture.check(!fixture.contains(environment), "the child's environment holds the token")
-            #expect(variables[ProxyConfiguration.credentialVariable] == nil, "the env: source variable reached the child")
+            #expect(
+                variables[ProxyConfiguration.credentialVariable] == nil, "the env: source variable reached the child")
             #expect(variables[Self.copyVariable] == nil, "a variable holding the token's value reached the child")
             #expect(variables["HTTPS_PROXY"]?.hasPrefix("http://127.0.0.1:") == true)
             #expect(variables["HTTP_PROXY"] == variables["HTTPS_PROXY"])
@@ -154,7 +158,9 @@ struct RunCommandEndToEndTests {
             for (signal, trapped) in [(SIGTERM, "TERM"), (SIGINT, "INT"), (SIGHUP, "HUP")] {
                 let ready = fixture.directory.file("clients/ready-\(trapped)")
                 let script = "trap 'exit 42' \(trapped); echo up > \"$0\"; while :; do sleep 0.1; done"
-                let child = try fixture.startTokenproxy(["run", "-q", "--config", config, "--", "sh", "-c", script, ready])
+                let child = try fixture.startTokenproxy([
+                    "run", "-q", "--config", config, "--", "sh", "-c", script, ready,
+                ])
                 #expect(await fixture.waitForFile(ready), "the command did not start")
                 kill(child.pid, signal)
                 let status = await child.waitForExit(timeout: .seconds(20))
