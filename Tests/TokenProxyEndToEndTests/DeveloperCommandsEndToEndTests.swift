@@ -91,7 +91,10 @@ struct DeveloperCommandsEndToEndTests {
                 "$0" ca trust --system --dir "$1"
                 openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt "$1/ca.pem"
                 """
-            let run = try await fixture.clients.run("unshare", ["-m", "sh", "-c", script, binary, certs])
+            // update-ca-certificates rehashes every root, twice here: slow on a loaded machine.
+            let run = try await fixture.clients.run(
+                "unshare", ["-m", "sh", "-c", script, binary, certs], timeout: .seconds(180)
+            )
             #expect(run.exitCode == 0, fixture.explain(run))
             #expect(run.stdout.contains("copied the CA to /usr/local/share/ca-certificates/tokenproxy.crt"))
             #expect(run.stdout.contains(#/[0-9]+ added/#), fixture.explain(run))
