@@ -160,7 +160,7 @@ public struct CertificateAuthority: Sendable {
 
     /// Writes through a temporary file created with `mode`, then renames, so no reader sees a partial file and the
     /// key is never briefly readable by others.
-    private static func writeAtomically(_ text: String, to path: String, mode: mode_t) throws(CAError) {
+    static func writeAtomically(_ text: String, to path: String, mode: mode_t) throws(CAError) {
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else {

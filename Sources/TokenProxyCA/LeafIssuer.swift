@@ -14,8 +14,11 @@ public struct LeafIssuer: Sendable {
     /// How long a leaf is valid.
     public var validity: TimeInterval
 
+    /// How long a leaf is valid unless the issuer is told otherwise: a week.
+    public static let defaultValidity: TimeInterval = 7 * 24 * 3600
+
     /// Creates an issuer for `authority`.
-    public init(authority: CertificateAuthority, validity: TimeInterval = 7 * 24 * 3600) {
+    public init(authority: CertificateAuthority, validity: TimeInterval = LeafIssuer.defaultValidity) {
         self.authority = authority
         self.validity = validity
     }

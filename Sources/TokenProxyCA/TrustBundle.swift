@@ -15,7 +15,8 @@ public enum TrustBundle {
     /// The file name of the combined bundle inside the CA directory.
     public static let fileName = "ca-bundle.pem"
 
-    /// Writes `system roots + CA` to `ca-bundle.pem` beside the CA and returns its path. Blocking file I/O.
+    /// Writes `system roots + CA` (and the previous CA, within its window after a rotation) to `ca-bundle.pem`
+    /// beside the CA and returns its path. Blocking file I/O.
     public static func write(for authority: CertificateAuthority) throws -> String {
         let path = (authority.paths.directory as NSString).appendingPathComponent(fileName)
         var text = ""
@@ -24,6 +25,11 @@ public enum TrustBundle {
             if !text.hasSuffix("\n") { text += "\n" }
         }
         text += "# tokenproxy local CA\n" + (try authority.certificatePEM) + "\n"
+        // After `tokenproxy ca rotate`, leaves of the replaced CA stay valid for a while: keep trusting it until then.
+        if let previous = CertificateAuthority.previousCertificate(paths: authority.paths) {
+            text += "# tokenproxy previous CA (rotated), until \(previous.until.formatted(Date.ISO8601FormatStyle()))\n"
+            text += previous.pem + (previous.pem.hasSuffix("\n") ? "" : "\n")
+        }
         let temporary = path + ".tmp-\(getpid())"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         guard rename(temporary, path) == 0 else {

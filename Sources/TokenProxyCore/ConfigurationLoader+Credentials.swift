@@ -69,6 +69,7 @@ extension ConfigurationLoader {
             let environment = try parseEnvironment(&entry)
             let limits = try parseRateLimits(&entry)
             let lifecycle = try parseLifecycle(&entry, kind: kind, near: value)
+            let envPlaceholder = try parseEnvPlaceholder(&entry, credential: name)
             try entry.rejectUnknownKeys()
             var credential = CredentialConfiguration(
                 name: name, kind: kind, optional: optional, placeholder: placeholder,
@@ -77,6 +78,7 @@ extension ConfigurationLoader {
             credential.environment = environment
             credential.limits = limits
             lifecycle.apply(to: &credential)
+            credential.envPlaceholder = envPlaceholder
             result.append(credential)
         }
         return result

@@ -30,6 +30,9 @@ public struct CredentialConfiguration: Sendable, Hashable {
     public var optional: Bool
     /// A custom placeholder clients may send instead of `{{tokenproxy:NAME}}`.
     public var placeholder: String?
+    /// `env_placeholder:` — the variable `tokenproxy run` and `tokenproxy env` set to this credential's placeholder,
+    /// for SDKs that refuse to start without a token variable.
+    public var envPlaceholder: String?
     /// When set, the sources are read again this often in the background; a failed read keeps the last good value.
     public var refreshInterval: Duration?
     /// The environment tag (`staging`, `prod`…): when set, only clients with the same tag get this credential.

@@ -43,6 +43,7 @@ public struct ProxyAssembly: Sendable {
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onAdminListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         onTLSListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        requestLogFormat: RequestLogFormat = .human,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
         let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
@@ -108,7 +109,8 @@ public struct ProxyAssembly: Sendable {
             auditOnFailure: configuration.auditOnFailure,
             fingerprinter: try CredentialFingerprinter.loadOrCreate(directory: configuration.caDirectory),
             policy: configuration.policy,
-            access: access
+            access: access,
+            requestLogFormat: requestLogFormat
         )
         let server = ProxyServer(
             configuration: .init(listen: listen), runtime: runtime, onListening: onListening

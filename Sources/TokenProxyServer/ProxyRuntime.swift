@@ -42,6 +42,8 @@ public final class ProxyRuntime: Sendable {
     let inFlight = Atomic<Int>(0)
     /// The egress policy and the one DNS lookup per destination.
     let egress: EgressGate
+    /// How each request's log line is written.
+    public let requestLogFormat: RequestLogFormat
 
     /// Assembles a runtime.
     public init(
@@ -55,10 +57,12 @@ public final class ProxyRuntime: Sendable {
         auditOnFailure: AuditFailurePolicy = .warn,
         fingerprinter: CredentialFingerprinter? = nil,
         policy: EgressPolicy = EgressPolicy(),
-        access: ClientAccess = ClientAccess()
+        access: ClientAccess = ClientAccess(),
+        requestLogFormat: RequestLogFormat = .human
     ) {
         self.egress = EgressGate(policy: policy, resolver: DestinationResolver(threadPool: NIOThreadPool.singleton))
         self.access = access
+        self.requestLogFormat = requestLogFormat
         self.auditOnFailure = auditOnFailure
         self.fingerprinter = fingerprinter
         self.credentials = credentials
@@ -101,12 +105,8 @@ public final class ProxyRuntime: Sendable {
     func record(_ event: UsageEvent) {
         recorder?.record(event)
         ProxyMetrics.record(event)
-        var line = "\(event.method) \(event.host):\(event.port)\(event.path ?? "") → \(event.status) "
-        line += "\(event.decision.rawValue)"
-        if let credential = event.credential { line += " credential=\(credential)" }
-        line += " \(String(format: "%.1f", event.durationMilliseconds))ms"
-        if let reason = event.reason { line += " (\(reason))" }
-        logger.info("\(line)")
+        let line = RequestLogLine(event)
+        logger.info("\(line.text)", metadata: requestLogFormat == .json ? line.metadata : nil)
     }
 }
 

@@ -8,7 +8,7 @@ struct CACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "Manage the local CA that signs certificates for intercepted hosts.",
-        subcommands: [Init.self, Show.self, Export.self]
+        subcommands: [Init.self, Show.self, Export.self, Trust.self, Rotate.self]
     )
 
     /// Resolves the CA directory from `--dir` or the configuration.

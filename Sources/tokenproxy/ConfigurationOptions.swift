@@ -13,12 +13,18 @@ struct ConfigurationOptions: ParsableArguments {
     /// Loads the configuration the options name, or the defaults. Exits with the file:line reason on error.
     func load() throws -> ProxyConfiguration {
         let path = config ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
-        guard let path else { return .workstationDefaults }
-        do {
-            return try ConfigurationLoader.load(path: path)
-        } catch {
-            throw CLIFailure(error.description)
+        var configuration: ProxyConfiguration
+        if let path {
+            do {
+                configuration = try ConfigurationLoader.load(path: path)
+            } catch {
+                throw CLIFailure(error.description)
+            }
+        } else {
+            configuration = .workstationDefaults
         }
+        try UpstreamTrustOverride.apply(to: &configuration)
+        return configuration
     }
 }
 

@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Admin endpoint HOST:PORT (loopback only); overrides admin.listen. Port 0 picks one.")
     var adminListen: String?
 
+    @Option(name: .long, help: "Log format on stderr: human (one line per request) or json (one object per line).")
+    var logFormat: LogFormat = .human
+
     @Flag(name: .long, help: "Keep core dumps enabled (for debugging only: a core file would hold the tokens).")
     var allowCoreDumps = false
 
@@ -66,12 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CLIFailure(refusal)
             }
         }
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogFormat.bootstrap(logFormat, level: logLevel)
         let adminAddress = try Self.failingCleanly { () throws -> HostPort? in
             guard let adminListen else { return nil }
             do throws(ConfigurationError) {
@@ -88,7 +86,8 @@ struct ServeCommand: AsyncParsableCommand {
             try ProxyAssembly.make(
                 configuration: configuration, listen: address, logger: logger, adminListen: adminAddress,
                 metricsRegistry: registry, onAdminListening: { announcement.adminListening(on: $0) },
-                onTLSListening: { announcement.tlsListening(on: $0) }
+                onTLSListening: { announcement.tlsListening(on: $0) },
+                requestLogFormat: logFormat.requestFormat
             ) { bound in
                 announcement.listening(on: bound)
             }

@@ -15,6 +15,7 @@ struct TokenProxyCommand: AsyncParsableCommand {
             ServeCommand.self, CheckCommand.self, UsageCommand.self, AuditCommand.self, CACommand.self, SealCommand.self,
             ScanCommand.self,
             ReloadCommand.self, RevokeCommand.self, UnrevokeCommand.self, StatusCommand.self,
+            RunCommand.self, EnvCommand.self, DoctorCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -30,7 +30,7 @@ final class ProxyFixture {
     /// The files written to hold a canary on purpose (absolute paths), exempt from the leak check.
     private var secretFilePaths: Set<String>
     /// The proxy's environment beyond the clean set, for other `tokenproxy` commands run on its behalf.
-    private let proxyEnvironment: [String: String]
+    let proxyEnvironment: [String: String]
     private var origins: [TestOrigin] = []
 
     private init(
