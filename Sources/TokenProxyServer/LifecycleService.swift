@@ -17,22 +17,28 @@ import TokenProxyCore
 public struct LifecycleService: Service {
     private let controller: LifecycleController
     private let configurationPath: String?
+    private let reloadsOnHangup: Bool
     private let logger: Logger
 
     /// How often the file is compared and ages are checked.
     static let interval = Duration.seconds(1)
 
     /// Creates the service for `controller`, watching `configurationPath` when the configuration asks for it.
-    public init(controller: LifecycleController, configurationPath: String?, logger: Logger) {
+    /// `reloadsOnHangup: false` leaves SIGHUP alone (under `tokenproxy run` it belongs to the command).
+    public init(
+        controller: LifecycleController, configurationPath: String?, reloadsOnHangup: Bool = true, logger: Logger
+    ) {
         self.controller = controller
         self.configurationPath = configurationPath
+        self.reloadsOnHangup = reloadsOnHangup
         self.logger = logger
     }
 
     public func run() async throws {
-        let hangups = Self.hangupSignals()
+        let hangups = reloadsOnHangup ? Self.hangupSignals() : nil
         await withDiscardingTaskGroup { group in
             group.addTask {
+                guard let hangups else { return }
                 for await _ in hangups.stream {
                     logger.notice("SIGHUP: reloading the configuration")
                     _ = await controller.reload(trigger: "SIGHUP")
@@ -42,7 +48,7 @@ public struct LifecycleService: Service {
                 await poll()
             }
             try? await gracefulShutdown()
-            hangups.cancel()
+            hangups?.cancel()
             group.cancelAll()
         }
     }

@@ -44,6 +44,7 @@ public struct ProxyAssembly: Sendable {
         onAdminListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         onTLSListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         requestLogFormat: RequestLogFormat = .human,
+        reloadsOnHangup: Bool = true,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) throws -> ProxyAssembly {
         let limits = limits ?? ProxyLimits(timeouts: configuration.timeouts)
@@ -131,7 +132,12 @@ public struct ProxyAssembly: Sendable {
                 recorder: { [recorder] event in recorder?.record(event) }, logger: logger
             )
         )
-        services.append(LifecycleService(controller: lifecycle, configurationPath: configuration.file, logger: logger))
+        services.append(
+            LifecycleService(
+                controller: lifecycle, configurationPath: configuration.file, reloadsOnHangup: reloadsOnHangup,
+                logger: logger
+            )
+        )
         if let adminAddress = adminListen ?? configuration.adminListen {
             let loadedAt = Date()
             var summary = AdminStatus.Summary(

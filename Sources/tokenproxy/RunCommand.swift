@@ -71,7 +71,8 @@ struct RunCommand: AsyncParsableCommand {
         let assembly = try Self.failingCleanly {
             try ProxyAssembly.make(
                 configuration: proxyConfiguration, listen: HostPort(host: "127.0.0.1", port: 0), logger: logger,
-                requestLogFormat: logFormat.requestFormat
+                requestLogFormat: logFormat.requestFormat,
+                reloadsOnHangup: false  // SIGHUP goes to the command
             ) { address in
                 bound.continuation.yield(address)
                 bound.continuation.finish()

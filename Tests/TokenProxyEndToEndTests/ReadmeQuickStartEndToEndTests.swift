@@ -68,15 +68,17 @@ struct ReadmeQuickStartEndToEndTests {
         }
     }
 
-    /// Runs inside `unshare -nm`: loopback up, api.github.com → 127.0.0.1, an origin on 443 with a fresh CA, then
+    /// Runs inside `unshare -nm`: loopback up, api.github.com → 203.0.113.10 (a public-looking address on the
+    /// namespace's loopback device, since the proxy refuses private destinations), an origin on 443 with a fresh CA, then
     /// the quick start with the token on its stdin (for the README's `read`) and nowhere else in its environment.
     private static let namespaceScript = #"""
         set -eu
         dir="$1"
         cd "$dir"
         ip link set lo up
+        ip addr add 203.0.113.10/32 dev lo
         cp /etc/hosts hosts
-        echo "127.0.0.1 api.github.com" >> hosts
+        echo "203.0.113.10 api.github.com" >> hosts
         mount --bind hosts /etc/hosts
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout qs-ca.key -out qs-ca.pem \
             -days 1 -subj "/CN=quick start test CA" 2>/dev/null
@@ -119,7 +121,7 @@ struct ReadmeQuickStartEndToEndTests {
                 self.end_headers()
                 self.wfile.write(body.encode() + b"\n")
 
-        server = HTTPServer(("127.0.0.1", 443), Handler)
+        server = HTTPServer(("203.0.113.10", 443), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(sys.argv[1], sys.argv[2])
         server.socket = context.wrap_socket(server.socket, server_side=True)
