@@ -569,6 +569,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
                 upstreamKeepAlive = upstreamHead.isKeepAlive
                 responseHeadSent = true
                 if !clientSupportsChunked && !clientIsHTTP2 { clientWantsClose = true }
+                if runtime.draining.load(ordering: .relaxed) && !clientIsHTTP2 { clientWantsClose = true }
                 if clientWantsClose && !clientIsHTTP2 { headers.replaceAll(name: "connection", with: "close") }
             }
             MessageFraming.frameResponse(

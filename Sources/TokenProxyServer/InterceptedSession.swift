@@ -66,15 +66,19 @@ enum InterceptedProtocols {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
+        let shutdown = NIOLoopBound(HTTP2GracefulShutdown(), eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(HTTP2FrameAligner(isServer: true))
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
+                shutdown.value.streamOpened()
+                streamChannel.closeFuture.whenComplete { _ in shutdown.value.streamClosed() }
                 let pipeline = streamChannel.pipeline.syncOperations
                 try pipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try pipeline.addHandler(ExchangeHandler(mode: .intercepted(boundSession.value), runtime: runtime))
             }
         }
+        try channel.pipeline.syncOperations.addHandler(shutdown.value)
     }
 }

@@ -45,6 +45,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A graceful shutdown closes a connection that has not asked for anything yet; one that has, goes on.
+        if event is ChannelShouldQuiesceEvent, case .awaitingHead = state {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (state, unwrapInboundIn(data)) {
         case (.awaitingHead, .head(let head)) where head.method == .CONNECT:

@@ -40,6 +40,10 @@ public final class ProxyRuntime: Sendable {
     let ownListeners = OwnListeners()
     /// Exchanges and tunnels in progress, which a graceful shutdown waits for.
     let inFlight = Atomic<Int>(0)
+    /// The open client connections, told to wind down when the proxy drains.
+    let clientConnections = ClientConnections()
+    /// Set once a graceful shutdown has begun: HTTP/1.1 responses then close their connection.
+    let draining = Atomic<Bool>(false)
     /// The egress policy and the one DNS lookup per destination.
     let egress: EgressGate
     /// How each request's log line is written.
@@ -111,6 +115,13 @@ public final class ProxyRuntime: Sendable {
 }
 
 extension ProxyRuntime {
+    /// Starts a graceful shutdown of the client side: idle connections close, HTTP/2 connections get a GOAWAY, and
+    /// responses from now on carry `Connection: close`. Exchanges in flight go on.
+    func beginDraining() {
+        guard !draining.exchange(true, ordering: .relaxed) else { return }
+        clientConnections.quiesce()
+    }
+
     /// The fingerprint to record for an attached value.
     func fingerprint(of material: InjectableMaterial) -> String? {
         guard let fingerprinter else { return nil }

@@ -51,6 +51,7 @@ public struct ProxyServer: Service {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 ProxyMetrics.clientConnections(1)
+                runtime.clientConnections.add(channel)
                 channel.closeFuture.whenComplete { _ in ProxyMetrics.clientConnections(-1) }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
@@ -74,6 +75,7 @@ public struct ProxyServer: Service {
             onListening(address)
         }
         try await channel.runUntilShutdown()
+        runtime.beginDraining()
         // The listener is closed; let what is in flight finish (bounded by the drain timeout) before the process
         // goes on to flush the recorder and exit.
         let deadline = ContinuousClock.now + .nanoseconds(runtime.limits.drainTimeout.nanoseconds)

@@ -1,9 +1,9 @@
 import Foundation
 
-/// An origin that misbehaves by staying silent, for the proxy's timeouts: a Python process on 127.0.0.1.
+/// An origin that stays silent, for the proxy's timers and its graceful shutdown: a Python process on 127.0.0.1.
 ///
-/// It holds every connection open until it is stopped and never closes one first, so whatever ends an exchange is
-/// the proxy's own timer.
+/// Except in ``Mode/slowHead``, it holds every connection open until it is stopped and never closes one first, so
+/// whatever ends an exchange is the proxy's own timer.
 final class StallingOrigin {
     /// How the origin stalls.
     enum Mode: String, Sendable {
@@ -11,6 +11,8 @@ final class StallingOrigin {
         case silentTCP = "silent-tcp"
         /// Completes TLS, reads a request head, and never answers.
         case neverAnswers = "never-answers"
+        /// Completes TLS, reads a request head, and answers `200 ok` only two seconds later.
+        case slowHead = "slow-head"
     }
 
     /// The port the origin listens on.
@@ -43,7 +45,7 @@ final class StallingOrigin {
         return StallingOrigin(port: port, child: child)
     }
 
-    /// How many requests heads the origin has read (``Mode/neverAnswers``).
+    /// How many requests heads the origin has read.
     var requestsRead: Int {
         let output = (try? String(contentsOfFile: child.stdoutPath, encoding: .utf8)) ?? ""
         return output.components(separatedBy: "\n").filter { $0.hasPrefix("request ") }.count
@@ -60,7 +62,7 @@ final class StallingOrigin {
 
     /// `python3 -c script MODE CERT KEY`.
     private static let script = #"""
-        import socket, ssl, sys, threading
+        import socket, ssl, sys, threading, time
         mode, cert, key = sys.argv[1:4]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -85,6 +87,9 @@ final class StallingOrigin {
                         return
                     head += chunk
                 print("request " + head.split(b"\r\n", 1)[0].decode("latin-1"), flush=True)
+                if mode == "slow-head":
+                    time.sleep(2)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             except (OSError, ssl.SSLError) as error:
                 print("error %s" % error, flush=True)
 
