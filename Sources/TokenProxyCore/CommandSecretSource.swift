@@ -242,21 +242,11 @@ private struct CommandRun {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Swift concurrency's threads block SIGTERM/SIGINT and service lifecycle ignores them; both are inherited
-        // through exec, and a child that cannot be terminated would need SIGKILL for every timeout.
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaulted = sigset_t()
-        sigemptyset(&defaulted)
-        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2] {
-            sigaddset(&defaulted, signal)
-        }
-        posix_spawnattr_setsigdefault(&attributes, &defaulted)
         // Its own process group, so a timeout stops the helpers a wrapper script started as well.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)
+        SpawnSignalState.apply(
+            to: &attributes,
+            defaulting: [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2],
+            ownProcessGroup: true
         )
 
         let arguments = argv.map { strdup($0) } + [nil]

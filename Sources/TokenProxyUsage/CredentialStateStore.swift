@@ -15,17 +15,7 @@ public final class CredentialStateStore: Sendable {
     /// Opens (creating and migrating if needed) the state tables in the store at `path`.
     public init(path: String, configuration: SQLiteUsageStore.Configuration = SQLiteUsageStore.Configuration()) throws {
         self.path = path
-        try SQLiteUsageStore.createFile(at: path)
-        var databaseConfiguration = GRDB.Configuration()
-        databaseConfiguration.label = "tokenproxy state store"
-        databaseConfiguration.journalMode = .wal
-        databaseConfiguration.busyMode = .timeout(configuration.busyTimeoutSeconds)
-        do {
-            queue = try DatabaseQueue(path: path, configuration: databaseConfiguration)
-            try UsageStoreSchema.migrator.migrate(queue)
-        } catch let error as DatabaseError {
-            throw RecorderError(description: UsageStoreError.describe(error, path: path, doing: "open"))
-        }
+        queue = try SQLiteUsageStore.openQueue(at: path, label: "tokenproxy state store", configuration: configuration)
     }
 
     /// The revocations in force, by credential name.

@@ -49,15 +49,21 @@ public final class SQLiteUsageStore: UsageSink {
     public init(path: String, configuration: Configuration = Configuration()) throws {
         self.path = path
         self.name = "usage store \(path)"
-        try Self.createFile(at: path)
+        queue = try Self.openQueue(at: path, label: "tokenproxy usage store", configuration: configuration)
+    }
 
+    /// Creates the file if needed (0600), opens a WAL connection with the busy timeout and migrates the schema: what
+    /// every connection to the store does first. Throws a ``RecorderError`` naming the path.
+    static func openQueue(at path: String, label: String, configuration: Configuration) throws -> DatabaseQueue {
+        try createFile(at: path)
         var databaseConfiguration = GRDB.Configuration()
-        databaseConfiguration.label = "tokenproxy usage store"
+        databaseConfiguration.label = label
         databaseConfiguration.journalMode = .wal
         databaseConfiguration.busyMode = .timeout(configuration.busyTimeoutSeconds)
         do {
-            queue = try DatabaseQueue(path: path, configuration: databaseConfiguration)
+            let queue = try DatabaseQueue(path: path, configuration: databaseConfiguration)
             try UsageStoreSchema.migrator.migrate(queue)
+            return queue
         } catch let error as DatabaseError {
             throw RecorderError(description: UsageStoreError.describe(error, path: path, doing: "open"))
         }

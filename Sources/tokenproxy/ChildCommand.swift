@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TokenProxyCore
 
 #if canImport(Glibc)
 import Glibc
@@ -34,16 +35,7 @@ final class ChildCommand: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaulted = sigset_t()
-        sigemptyset(&defaulted)
-        for signal in Self.forwardedSignals + [SIGPIPE, SIGCHLD] {
-            sigaddset(&defaulted, signal)
-        }
-        posix_spawnattr_setsigdefault(&attributes, &defaulted)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        SpawnSignalState.apply(to: &attributes, defaulting: Self.forwardedSignals + [SIGPIPE, SIGCHLD])
 
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)

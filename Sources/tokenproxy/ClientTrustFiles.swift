@@ -37,6 +37,17 @@ struct ClientTrustFiles {
         }
         try self.init(authority: authority)
     }
+
+    /// The variables a client of the proxy at `proxy` needs, trusting these files (for `run` and `env`).
+    func clientEnvironment(proxy: HostPort, credentials: [CredentialConfiguration]) throws -> ClientEnvironment {
+        do {
+            return try ClientEnvironment(
+                proxy: proxy, trustBundle: bundle, caCertificate: caCertificate, credentials: credentials
+            )
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+    }
 }
 
 /// `path` made absolute against the working directory.

@@ -37,15 +37,7 @@ struct EnvCommand: ParsableCommand {
             let configuration = try options.load()
             let proxy = try attach.map(RunCommand.parseAttach) ?? configuration.listen
             let trust = try ClientTrustFiles(configuration: configuration)
-            let client: ClientEnvironment
-            do {
-                client = try ClientEnvironment(
-                    proxy: proxy, trustBundle: trust.bundle, caCertificate: trust.caCertificate,
-                    credentials: configuration.credentials
-                )
-            } catch {
-                throw CLIFailure("\(error)")
-            }
+            let client = try trust.clientEnvironment(proxy: proxy, credentials: configuration.credentials)
             let syntax: ShellSyntax = fish ? .fish : powershell ? .powershell : .posix
             for variable in client.variables {
                 print(syntax.assignment(variable.name, variable.value))

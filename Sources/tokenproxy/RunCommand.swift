@@ -130,15 +130,7 @@ struct RunCommand: AsyncParsableCommand {
         _ argv: [String], proxy: HostPort, trust: ClientTrustFiles, configuration: ProxyConfiguration,
         secrets: [Secret]
     ) throws -> () async -> Int32 {
-        let client: ClientEnvironment
-        do {
-            client = try ClientEnvironment(
-                proxy: proxy, trustBundle: trust.bundle, caCertificate: trust.caCertificate,
-                credentials: configuration.credentials
-            )
-        } catch {
-            throw CLIFailure("\(error)")
-        }
+        let client = try trust.clientEnvironment(proxy: proxy, credentials: configuration.credentials)
         let environment = client.applied(
             to: ProcessInfo.processInfo.environment, credentials: configuration.credentials, secrets: secrets
         )
