@@ -47,6 +47,11 @@ public struct UsageReport: Sendable, Codable, Equatable {
     public var hosts: [Host]
     /// The distinct client addresses (without port) that used it, most requests first.
     public var clients: [String]
+    /// Requests sent with the credential's previous value (`previous:`, after a 401 to the current one); `nil` when
+    /// not looked up.
+    public var previousValueRequests: Int?
+    /// The start of the latest of them.
+    public var previousValueLastUsed: Date?
 
     /// Creates a report row.
     public init(
@@ -81,6 +86,8 @@ public struct UsageReport: Sendable, Codable, Equatable {
         case lastUsed = "last_used"
         case lastClient = "last_client"
         case hosts, clients
+        case previousValueRequests = "previous_value_requests"
+        case previousValueLastUsed = "previous_value_last_used"
     }
 
     // Absent optionals as explicit nulls, so every row has the same keys.
@@ -96,5 +103,7 @@ public struct UsageReport: Sendable, Codable, Equatable {
         try container.encode(lastClient, forKey: .lastClient)
         try container.encode(hosts, forKey: .hosts)
         try container.encode(clients, forKey: .clients)
+        try container.encode(previousValueRequests ?? 0, forKey: .previousValueRequests)
+        try container.encode(previousValueLastUsed, forKey: .previousValueLastUsed)
     }
 }

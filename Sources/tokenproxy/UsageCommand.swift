@@ -86,13 +86,18 @@ struct UsageCommand: ParsableCommand {
                 return
             }
 
-            let rows = try reportRows(reader: reader, since: window, configured: configured)
+            var rows = try reportRows(reader: reader, since: window, configured: configured)
             if let credential, rows.isEmpty {
                 throw CLIFailure(
                     "no credential named '\(credential)' in \(Self.describe(configuration)) or in the usage store"
                 )
             }
             if json {
+                let uses = try reader?.previousValueUses(since: window) ?? [:]
+                for index in rows.indices {
+                    rows[index].previousValueRequests = uses[rows[index].credential]?.requests ?? 0
+                    rows[index].previousValueLastUsed = uses[rows[index].credential]?.lastUsed
+                }
                 try printJSON(rows)
             } else {
                 if let window {

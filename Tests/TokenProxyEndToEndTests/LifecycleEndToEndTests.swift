@@ -184,7 +184,8 @@ struct LifecycleEndToEndTests {
                 for path in ["a", "b"] {
                     group.addTask {
                         var seen: [(String, Int, Bool)] = []
-                        for round in 0..<60 where running.value {
+                        // Bounded by count and by the flag, which drops three seconds after the revoke.
+                        for round in 0..<600 where running.value {
                             let started = ContinuousClock.now
                             let late = revokedAt.value.map { started - $0 >= .seconds(1) } ?? false
                             let result = try await clients.curl("https://localhost:\(origin.port)/\(path)/\(round)")
@@ -436,6 +437,11 @@ struct LifecycleEndToEndTests {
             #expect(usage.exitCode == 0, fixture.explain(usage))
             fixture.check(
                 usage.stdout.contains("e2e: 3 requests sent with the previous value"), "usage: \(usage.stdout)"
+            )
+            let usageJSON = try await fixture.runTokenproxy(["usage", "--json", "--config", fixture.proxy.configPath])
+            #expect(usageJSON.exitCode == 0, fixture.explain(usageJSON))
+            fixture.check(
+                usageJSON.stdout.contains("\"previous_value_requests\" : 3"), "usage --json: \(usageJSON.stdout)"
             )
         }
     }

@@ -228,7 +228,8 @@ struct UsageStoreReaderTests {
         #expect(
             never == """
                 {"bytes_in":0,"bytes_out":0,"clients":[],"credential":"openai","errors":0,"first_used":null,\
-                "hosts":[],"last_client":null,"last_used":null,"requests":0}
+                "hosts":[],"last_client":null,"last_used":null,"previous_value_last_used":null,\
+                "previous_value_requests":0,"requests":0}
                 """
         )
         let used = UsageReport(
