@@ -101,7 +101,7 @@ final class ClientSlot: @unchecked Sendable {
         let handler = ResponseHandler(slot: self)
         self.handler = handler
         statistics.connectionsOpened += 1
-        opener.open(on: eventLoop, handler: handler).whenComplete { result in
+        opener.open(on: eventLoop, handler: handler).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
                 guard self.handler === handler else {

@@ -43,6 +43,8 @@ struct ConnectionOpener: Sendable {
         let serverHostname = target.hostIsIPLiteral ? nil : target.host
         let connectRequest = target.proxy == nil ? nil : target.connectBytes(allocator: ByteBufferAllocator())
         let tunnel = eventLoop.makePromise(of: Void.self)
+        // The handler belongs to the slot's loop, which is the loop the channel is created on.
+        let boundHandler = NIOLoopBound(handler, eventLoop: eventLoop)
         let connected = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -53,8 +55,10 @@ struct ConnectionOpener: Sendable {
                             ProxyConnectHandler(request: connectRequest, established: tunnel)
                         )
                     } else {
-                        try Self.addHTTPSHandlers(to: channel, context: tlsContext, serverHostname: serverHostname,
-                                                  handler: handler)
+                        try Self.addHTTPSHandlers(
+                            to: channel, context: tlsContext, serverHostname: serverHostname,
+                            handler: boundHandler.value
+                        )
                         tunnel.succeed()
                     }
                 }
@@ -62,10 +66,11 @@ struct ConnectionOpener: Sendable {
             .connect(to: address)
         connected.whenFailure { tunnel.fail($0) }
         return connected.flatMap { channel in
-            tunnel.futureResult.flatMapThrowing { () -> Channel in
+            tunnel.futureResult.flatMapThrowing { _ -> Channel in
                 if connectRequest != nil {
-                    try Self.addHTTPSHandlers(to: channel, context: tlsContext, serverHostname: serverHostname,
-                                              handler: handler)
+                    try Self.addHTTPSHandlers(
+                        to: channel, context: tlsContext, serverHostname: serverHostname, handler: boundHandler.value
+                    )
                 }
                 return channel
             }.flatMapErrorThrowing { error in

@@ -80,11 +80,12 @@ struct LoadGenerator: ParsableCommand {
         // Every slot stops by itself at the window's end once its request in flight completes; one that is still
         // waiting after a grace period is stopped, so a stuck target cannot hang the run.
         let grace = TimeAmount.seconds(10)
-        let allDone = EventLoopFuture.andAllComplete(slots.map(\.done), on: group.next())
+        let allSlots = slots
+        let allDone = EventLoopFuture.andAllComplete(allSlots.map(\.done), on: group.next())
         let deadline = group.next().scheduleTask(
             deadline: NIODeadline.uptimeNanoseconds(window.measureUntil) + grace
         ) {
-            for slot in slots { slot.stopOnItsLoop() }
+            for slot in allSlots { slot.stopOnItsLoop() }
         }
         try allDone.wait()
         deadline.cancel()

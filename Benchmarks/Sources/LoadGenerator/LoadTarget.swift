@@ -59,7 +59,9 @@ struct LoadTarget: Sendable {
             host = host[..<colon]
         }
         guard !host.isEmpty else { throw LoadError("\(option) needs a host, got '\(text)'") }
-        guard let port = portText.map({ Int($0) }) ?? defaultPort, let port, (1...65535).contains(port) else {
+        let port: Int?
+        if let portText { port = Int(portText) } else { port = defaultPort }
+        guard let port, (1...65535).contains(port) else {
             throw LoadError("\(option) needs HOST:PORT with a port from 1 to 65535, got '\(text)'")
         }
         return (String(host), port)
