@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// One simulated client: sends a `GET`, waits for the whole response, and sends the next, until the run window
 /// closes. Never pipelines. In keep-alive mode it reuses its connection; in new-connection mode every request opens
@@ -16,7 +17,7 @@ final class ClientSlot: @unchecked Sendable {
     private let mode: Mode
     private let window: RunWindow
     private let statistics: LoopStatistics
-    private let request: ByteBuffer
+    private let request: HTTPRequestHead
     private let finished: EventLoopPromise<Void>
     private var channel: Channel?
     private var handler: ResponseHandler?
@@ -25,7 +26,7 @@ final class ClientSlot: @unchecked Sendable {
 
     init(
         eventLoop: EventLoop, opener: ConnectionOpener, mode: Mode, window: RunWindow, statistics: LoopStatistics,
-        request: ByteBuffer
+        request: HTTPRequestHead
     ) {
         self.eventLoop = eventLoop
         self.opener = opener
@@ -121,7 +122,8 @@ final class ClientSlot: @unchecked Sendable {
     private func send(startedAt: UInt64) {
         guard let channel else { return }
         requestStarted = startedAt
-        channel.writeAndFlush(request, promise: nil)
+        channel.write(HTTPClientRequestPart.head(request), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
 
     /// Counts an error and tries a new connection after a short pause, so a dead target is not hammered.

@@ -85,6 +85,11 @@ struct ConnectionOpener: Sendable {
     ) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverHostname))
+        // The response decoder tracks request methods, so requests go through the encoder (framing off: a GET
+        // without a body needs no framing header).
+        var encoder = HTTPRequestEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = false
+        try sync.addHandler(HTTPRequestEncoder(configuration: encoder))
         try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
         try sync.addHandler(handler)
     }

@@ -64,7 +64,7 @@ struct LoadGenerator: ParsableCommand {
         let window = RunWindow(warmup: .nanoseconds(Int64(warmup * 1e9)), duration: .nanoseconds(Int64(duration * 1e9)))
         let loops = (0..<threads).map { _ in group.next() }
         let statistics = loops.map { _ in LoopStatistics() }
-        let request = target.requestBytes(allocator: ByteBufferAllocator())
+        let request = target.requestHead
 
         var slots: [ClientSlot] = []
         for index in 0..<connections {

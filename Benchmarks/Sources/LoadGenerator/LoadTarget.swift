@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Where the load goes: an `https://` origin, reached directly or through an HTTP proxy's `CONNECT`.
 struct LoadTarget: Sendable {
@@ -35,9 +36,12 @@ struct LoadTarget: Sendable {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
-    /// The bytes of one keep-alive `GET`, encoded once and written as-is for every request.
-    func requestBytes(allocator: ByteBufferAllocator) -> ByteBuffer {
-        allocator.buffer(string: "GET \(path) HTTP/1.1\r\nHost: \(authority)\r\nUser-Agent: tokenproxy-loadgen\r\n\r\n")
+    /// The head of every keep-alive `GET`, built once.
+    var requestHead: HTTPRequestHead {
+        HTTPRequestHead(
+            version: .http1_1, method: .GET, uri: path,
+            headers: ["Host": authority, "User-Agent": "tokenproxy-loadgen"]
+        )
     }
 
     /// The bytes of the `CONNECT` request sent to the proxy.
