@@ -95,7 +95,7 @@ public final class ProxyRuntime: Sendable {
         var line = "\(event.method) \(event.host):\(event.port)\(event.path ?? "") → \(event.status) "
         line += "\(event.decision.rawValue)"
         if let credential = event.credential { line += " credential=\(credential)" }
-        line += " \(String(format: "%.1f", event.durationMilliseconds))ms"
+        line += " \(DecimalText.oneDecimal(event.durationMilliseconds))ms"
         if let reason = event.reason { line += " (\(reason))" }
         logger.info("\(line)")
     }
