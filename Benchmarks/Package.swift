@@ -3,7 +3,7 @@ import PackageDescription
 
 // tokenproxy's benchmarks, kept out of the root package so its build and `Scripts/test` are unaffected.
 // `LoadGenerator` drives real TLS traffic (see `Benchmarks/run`); `TokenProxyBenchmarks` holds the micro-benchmarks
-// run by `swift package --package-path Benchmarks benchmark`, with malloc-count thresholds in `Thresholds/`.
+// run by `swift package benchmark` inside Benchmarks/, with malloc-count thresholds in `Thresholds/`.
 let package = Package(
     name: "TokenProxyBenchmarks",
     platforms: [.macOS(.v15)],

@@ -10,7 +10,7 @@ import TokenProxyServer
 // Micro-benchmarks of the proxy's per-request work. Malloc counts are deterministic, so their stored thresholds
 // (Thresholds/, written by `benchmark thresholds update`) make an added allocation on the hot path fail
 // `benchmark thresholds check`. Wall-clock and CPU numbers are printed for information only: they depend on the
-// machine and on whatever else runs.
+// machine and on whatever else runs. Names have no spaces: the threshold files are looked up by name.
 let benchmarks: @Sendable () -> Void = {
     let mallocTolerance = BenchmarkThresholds(relative: [.p50: 5.0, .p90: 5.0], absolute: [.p50: 2, .p90: 2])
     Benchmark.defaultConfiguration = .init(
@@ -23,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
     )
     let fixture = BenchmarkFixture.shared
 
-    Benchmark("Rule matching: first match among 12 rules (last rule wins)") { benchmark in
+    Benchmark("RuleMatchFirstOf12") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(fixture.store.rules.firstMatch(
                 host: "api.example.com", port: 443, path: "/v1/items/42", method: "GET"
@@ -31,13 +31,13 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Rule matching: CONNECT coverage of an unmatched host") { benchmark in
+    Benchmark("RuleCoversUnmatchedHost") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(fixture.store.rules.covers(host: "unrelated.example.org", port: 443))
         }
     }
 
-    Benchmark("Injection: header rule (RequestRewriter)") { benchmark in
+    Benchmark("InjectHeaderRule") { benchmark in
         for _ in benchmark.scaledIterations {
             var head = fixture.upstreamHead
             blackHole(HotPathProbe.inject(
@@ -47,7 +47,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Request head: intercepted GET, target check + plan + injection") { benchmark in
+    Benchmark("RequestHeadPrepare") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(HotPathProbe.prepareIntercepted(
                 fixture.clientHead, authority: fixture.authority, store: fixture.store, limits: fixture.limits
@@ -56,7 +56,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
-        "Request head: parse HTTP/1.1 bytes + prepare",
+        "RequestHeadParseAndPrepare",
         configuration: .init(scalingFactor: .kilo)
     ) { benchmark in
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
@@ -76,8 +76,12 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
-        "Leaf minting: P-256 leaf for a new host (LeafIssuer)",
-        configuration: .init(scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 200)
+        "LeafMintP256",
+        // Key and signature encodings vary in length, and so does the allocation count: a wider tolerance.
+        configuration: .init(
+            scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 200,
+            thresholds: [.mallocCountTotal: BenchmarkThresholds(relative: [.p50: 50.0, .p90: 50.0])]
+        )
     ) { benchmark in
         for index in benchmark.scaledIterations {
             blackHole(try fixture.issuer.issue(for: "host\(index).example.com"))
