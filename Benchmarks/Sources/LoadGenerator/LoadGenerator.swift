@@ -6,8 +6,8 @@ import NIOPosix
 /// Sends `GET`s over TLS to an origin, directly or through a proxy's `CONNECT`, from N connections for a fixed time
 /// after a warm-up, and prints one JSON object: requests, errors, req/s, latency percentiles and body bytes/s.
 ///
-/// One event loop per core; each connection keeps one request in flight (no pipelining) and writes a request
-/// encoded once before the run.
+/// One event loop per core; each connection keeps one request in flight (no pipelining) and writes a request head
+/// built once before the run (NIOHTTP1 encodes it per request: its response decoder tracks request methods).
 @main
 struct LoadGenerator: ParsableCommand {
     static let configuration = CommandConfiguration(
