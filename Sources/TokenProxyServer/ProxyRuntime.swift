@@ -109,8 +109,9 @@ public final class ProxyRuntime: Sendable {
     func record(_ event: UsageEvent) {
         recorder?.record(event)
         ProxyMetrics.record(event)
-        let line = RequestLogLine(event)
-        logger.info("\(line.text)", metadata: requestLogFormat == .json ? line.metadata : nil)
+        logger.info(
+            "\(RequestLogLine.text(event))", metadata: requestLogFormat == .json ? RequestLogLine.metadata(event) : nil
+        )
     }
 }
 
