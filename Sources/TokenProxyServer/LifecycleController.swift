@@ -109,7 +109,11 @@ public actor LifecycleController {
         } catch {
             loaded = .failure(ReloadErrors(lines: ["cannot reload now: \(error)"]))
         }
-        switch loaded {
+        var outcome = loaded
+        if case .success(let (newConfiguration, _)) = loaded, let refusal = environmentChange(newConfiguration) {
+            outcome = .failure(ReloadErrors(lines: [refusal]))
+        }
+        switch outcome {
         case .failure(let errors):
             let lines = errors.lines
             dependencies.logger.error("reload (\(trigger)) rejected; the previous configuration stays in force")
@@ -172,7 +176,32 @@ public actor LifecycleController {
             changed.append("audit")
         }
         if new.timeouts != started.timeouts { changed.append("timeouts") }
+        // Client identities, the egress policy and rate limits are built once, when the proxy starts.
+        if "\(new.clients)" != "\(started.clients)" { changed.append("clients") }
+        if "\(String(describing: new.listenTLS))" != "\(String(describing: started.listenTLS))" {
+            changed.append("listen_tls")
+        }
+        if "\(new.policy)" != "\(started.policy)" { changed.append("policy") }
+        let limits = { (configuration: ProxyConfiguration) in
+            configuration.credentials.map { "\($0.name) \($0.limits)" }
+        }
+        if limits(new) != limits(started) { changed.append("credential rate limits") }
         return changed
+    }
+
+    /// Why `new` cannot be applied while the proxy runs, if it changes a credential's `environment:` tag (or adds a
+    /// tagged credential): environment silos are enforced with the tags the proxy started with, and serving a
+    /// token under a tag the silo check does not know would let it cross environments.
+    private func environmentChange(_ new: ProxyConfiguration) -> String? {
+        for credential in new.credentials {
+            let before = started.credentials.first { $0.name == credential.name }?.environment
+            guard credential.environment != before else { continue }
+            let was = before.map { "'\($0)'" } ?? "untagged"
+            let now = credential.environment.map { "'\($0)'" } ?? "untagged"
+            return "credential '\(credential.name)': environment changes from \(was) to \(now); environment tags "
+                + "cannot change while the proxy runs (the silo check uses those it started with): restart it"
+        }
+        return nil
     }
 
     // MARK: Revoke

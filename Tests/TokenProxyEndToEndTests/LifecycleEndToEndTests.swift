@@ -246,6 +246,39 @@ struct LifecycleEndToEndTests {
         }
     }
 
+    @Test("a reload that changes a credential's environment tag is refused; policy changes wait for a restart")
+    func reloadKeepsEnvironmentSilos() async throws {
+        try await ProxyFixture.run("reload-silo", configuration: Self.reloadConfiguration("A")) { fixture in
+            let port = try await fixture.adminPort()
+            let origin = try await fixture.startOrigin(.valid)
+            var tagged = Self.reloadConfiguration("B")
+            tagged.credentialsYAML = """
+                  shared:
+                    source: env:TP_TOKEN_B
+                    environment: prod
+                """
+            try fixture.rewriteConfiguration(tagged)
+            let refused = try await fixture.operate(["reload"], adminPort: port)
+            #expect(refused.exitCode == 1, fixture.explain(refused))
+            fixture.check(
+                refused.stderr.contains("environment changes from untagged to 'prod'"), "reload: \(refused.stderr)"
+            )
+            let still = try await fixture.clients.curl("https://localhost:\(origin.port)/still-a")
+            #expect(still.httpCode == 200, fixture.explain(still.run))
+            let header = origin.requests.last?.values(of: "authorization").first ?? ""
+            fixture.check(header.hasPrefix("A "), "not injected by the old configuration A: \(header)")
+
+            var monitored = Self.reloadConfiguration("B")
+            monitored.policyYAML = (monitored.policyYAML ?? "") + "\n  egress: monitor"
+            try fixture.rewriteConfiguration(monitored)
+            let applied = try await fixture.operate(["reload"], adminPort: port)
+            #expect(applied.exitCode == 0, fixture.explain(applied))
+            fixture.check(
+                applied.stdout.contains("policy changed; it takes effect on restart"), "reload: \(applied.stdout)"
+            )
+        }
+    }
+
     @Test("revoke --all is a kill switch; status shows it; unrevoke --all restores service")
     func revokeAllAndUnrevoke() async throws {
         try await ProxyFixture.run("revoke-all", configuration: Self.twoCredentials()) { fixture in
