@@ -6,7 +6,7 @@
 /// 2. in `allowlist` mode the destination must match ``allow`` (in `monitor` mode a miss is only recorded);
 /// 3. whatever the mode, an address in a special-purpose block (see ``AddressClassifier``) is refused unless
 ///    ``allowPrivate`` names it.
-public struct EgressPolicy: Sendable {
+public struct EgressPolicy: Sendable, Equatable {
     /// How ``allow`` is applied.
     public enum Mode: String, Sendable, CaseIterable {
         /// Every public destination is allowed (the workstation default).

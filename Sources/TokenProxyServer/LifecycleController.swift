@@ -177,13 +177,11 @@ public actor LifecycleController {
         }
         if new.timeouts != started.timeouts { changed.append("timeouts") }
         // Client identities, the egress policy and rate limits are built once, when the proxy starts.
-        if "\(new.clients)" != "\(started.clients)" { changed.append("clients") }
-        if "\(String(describing: new.listenTLS))" != "\(String(describing: started.listenTLS))" {
-            changed.append("listen_tls")
-        }
-        if "\(new.policy)" != "\(started.policy)" { changed.append("policy") }
+        if new.clients != started.clients { changed.append("clients") }
+        if new.listenTLS != started.listenTLS { changed.append("listen_tls") }
+        if new.policy != started.policy { changed.append("policy") }
         let limits = { (configuration: ProxyConfiguration) in
-            configuration.credentials.map { "\($0.name) \($0.limits)" }
+            Dictionary(configuration.credentials.map { ($0.name, $0.limits) }, uniquingKeysWith: { first, _ in first })
         }
         if limits(new) != limits(started) { changed.append("credential rate limits") }
         return changed
