@@ -123,8 +123,7 @@ public struct CommandSecretSource: Sendable, Hashable {
     static func format(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         guard attoseconds != 0 else { return String(seconds) }
-        let value = Double(seconds) + Double(attoseconds) / 1e18
-        var text = String(format: "%.3f", value)
+        var text = String(format: "%.3f", duration.seconds)
         while text.hasSuffix("0") { text.removeLast() }
         return text
     }

@@ -65,6 +65,8 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `host` (as sent by a client in CONNECT or Host) is covered by this pattern.
     public func matches(_ host: String) -> Bool {
+        // Callers on the data path pass hosts normalised already: an exact match needs no second normalisation.
+        if case .exact(let name) = kind, host == name { return true }
         let candidate = Self.normalize(host)
         switch kind {
         case .exact(let name):
@@ -86,6 +88,7 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
     /// spelling (`0177.0.0.1`, `2130706433` and `127.1` become `127.0.0.1`; IPv6 is compressed and loses its zone id),
     /// so rules and policy see the address a client's odd spelling would reach.
     public static func normalize(_ host: String) -> String {
+        if isPlainName(host) { return host }
         var result = host.lowercased()
         if result.hasPrefix("[") && result.hasSuffix("]") {
             result = String(result.dropFirst().dropLast())
@@ -97,6 +100,27 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
             return address.description
         }
         return result
+    }
+
+    /// Whether `host` is a lower-case DNS name that ``normalize(_:)`` would return unchanged: only `a-z`, `0-9`, `.`,
+    /// `-` and `_`, no trailing dot, and a character no IP spelling can contain (IPv4 in any `inet_aton` form uses
+    /// only digits, dots, `x` and `a-f`; IPv6 needs a colon). Answered from the bytes, without allocating.
+    static func isPlainName(_ host: String) -> Bool {
+        var sawNonAddressCharacter = false
+        var last: UInt8 = 0
+        for byte in host.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "x"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "."):
+                break
+            case UInt8(ascii: "g")...UInt8(ascii: "z"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                sawNonAddressCharacter = true
+            default:
+                return false
+            }
+            last = byte
+        }
+        return sawNonAddressCharacter && last != UInt8(ascii: ".")
     }
 
     private static func validateName(_ name: String, original: String) throws(Invalid) {

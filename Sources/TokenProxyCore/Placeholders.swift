@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Finds and replaces credential placeholders in what a client sends.
 ///
 /// A client that must put *something* where a token goes (an SDK that insists on an API key) sends a placeholder
@@ -9,6 +13,8 @@ import Foundation
 public struct Placeholders: Sendable {
     /// Placeholder text → credential name.
     public let names: [String: String]
+    /// The same, as bytes, for searching without Foundation.
+    private let patterns: [(bytes: [UInt8], name: String)]
 
     /// The default placeholder of credential `name`.
     public static func defaultPlaceholder(for name: String) -> String {
@@ -23,6 +29,7 @@ public struct Placeholders: Sendable {
             if let custom = credential.placeholder { names[custom] = credential.name }
         }
         self.names = names
+        self.patterns = names.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) }
     }
 
     /// Whether there are any placeholders at all (when not, scanning is skipped).
@@ -34,16 +41,25 @@ public struct Placeholders: Sendable {
         guard !names.isEmpty else { return [] }
         var found: Set<String> = []
         for candidate in Self.views(of: text) {
-            for (placeholder, name) in names where candidate.contains(placeholder) {
-                found.insert(name)
+            for pattern in patterns where ByteSearch.contains(pattern.bytes, in: candidate) {
+                found.insert(pattern.name)
             }
         }
         return found
     }
 
+    /// Whether a placeholder of `credential` occurs in `text` as written or in any view of it.
+    func mentions(_ credential: String, in text: String) -> Bool {
+        Self.views(of: text).contains { view in
+            patterns.contains { $0.name == credential && ByteSearch.contains($0.bytes, in: view) }
+        }
+    }
+
     /// Replaces every placeholder of `credential` in a header value with `secret`, including inside a `Basic`
     /// authorization value (decoded, replaced, re-encoded).
     public func replacingInHeader(_ value: String, credential: String, with secret: Secret) -> String {
+        // Nearly every header holds no placeholder: answer those without building anything.
+        guard mentions(credential, in: value) else { return value }
         if let basic = Self.decodedBasic(value) {
             let replaced = replacing(in: basic, credential: credential, with: secret)
             if replaced != basic { return "Basic " + Data(replaced.utf8).base64EncodedString() }
@@ -112,7 +128,7 @@ public struct Placeholders: Sendable {
     public func replacing(in text: String, credential: String, with secret: Secret) -> String {
         var result = text
         for (placeholder, name) in names where name == credential {
-            guard result.contains(placeholder) else { continue }
+            guard ByteSearch.contains(Array(placeholder.utf8), in: result) else { continue }
             result = secret.withUnsafeString { result.replacingOccurrences(of: placeholder, with: $0) }
         }
         return result
@@ -121,17 +137,67 @@ public struct Placeholders: Sendable {
     /// The text as sent, percent-decoded, and the decoded credentials of a Basic value.
     static func views(of text: String) -> [String] {
         var views = [text]
-        if text.contains("%"), let decoded = text.removingPercentEncoding, decoded != text { views.append(decoded) }
+        if ByteSearch.contains([UInt8(ascii: "%")], in: text), let decoded = text.removingPercentEncoding,
+            decoded != text
+        {
+            views.append(decoded)
+        }
         if let basic = decodedBasic(text) { views.append(basic) }
         return views
     }
 
     private static func decodedBasic(_ value: String) -> String? {
+        // Most values are not Basic credentials: tell from the bytes before asking Foundation to trim and decode.
+        guard looksLikeBasic(value.utf8) else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         guard trimmed.count > 6, trimmed.prefix(6).lowercased() == "basic " else { return nil }
         let encoded = trimmed.dropFirst(6).trimmingCharacters(in: .whitespaces)
         guard let data = Data(base64Encoded: encoded) else { return nil }
         return String(data: data, encoding: .utf8)
+    }
+}
+
+extension Placeholders {
+    /// Whether `utf8`, after leading blanks, starts with `basic ` in any letter case.
+    static func looksLikeBasic(_ utf8: String.UTF8View) -> Bool {
+        var bytes = utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }.makeIterator()
+        for expected in "basic ".utf8 {
+            guard let byte = bytes.next() else { return false }
+            let folded = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+            guard folded == expected else { return false }
+        }
+        return true
+    }
+}
+
+/// Substring search over UTF-8 bytes, without bridging to Foundation's string search.
+public enum ByteSearch {
+    /// Whether `needle` occurs in `text`'s UTF-8.
+    public static func contains(_ needle: [UInt8], in text: String) -> Bool {
+        guard !needle.isEmpty else { return true }
+        var text = text
+        return text.withUTF8 { haystack in
+            contains(needle, in: UnsafeRawBufferPointer(haystack))
+        }
+    }
+
+    /// Whether `needle` occurs in `haystack`.
+    public static func contains(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return false }
+        return needle.withUnsafeBytes { pattern in
+            // memchr to each candidate first byte, then memcmp: both vectorised by libc.
+            let first = Int32(pattern[0])
+            var offset = 0
+            let lastStart = haystack.count - pattern.count
+            while offset <= lastStart {
+                guard let found = memchr(base + offset, first, lastStart - offset + 1) else { return false }
+                let position = UnsafeRawPointer(found) - base
+                if memcmp(base + position, pattern.baseAddress!, pattern.count) == 0 { return true }
+                offset = position + 1
+            }
+            return false
+        }
     }
 }
 

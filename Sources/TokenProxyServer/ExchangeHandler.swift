@@ -73,6 +73,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var replay: ReplayableRequest?
     /// Whether the upstream's response is being read and dropped, before the request is sent again.
     private var discardingResponse = false
+    /// The last value attached on this connection and its fingerprint: a keep-alive connection sends the same value
+    /// again and again, and an HMAC per request is a cost worth skipping.
+    private var lastFingerprint: (material: Secret, fingerprint: String?)?
 
     init(mode: Mode, runtime: ProxyRuntime) {
         self.mode = mode
@@ -200,7 +203,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             switch mode {
             case .intercepted(let session):
                 target = try .intercepted(
-                    head, authority: session.authority, serverNameMismatch: session.serverNameMismatch
+                    head, authority: session.authority, serverNameMismatch: session.serverNameMismatch,
+                    connectHost: session.connectHost, authorityText: session.authorityText
                 )
                 target.endpoint.address = session.upstreamAddress
             case .forwardProxy:
@@ -237,7 +241,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             refuse(.serviceUnavailable, refusal, decision: .error)
             return
         }
-        if let leak = runtime.credentials.snapshot.leakDetector.leak(in: head) {
+        // One snapshot for the whole exchange: the rules, values and detectors of one configuration.
+        let store = runtime.credentials.snapshot
+        if let leak = store.leakDetector.leak(in: head) {
             refuseLeak(leak, destination: target.endpoint.description)
             return
         }
@@ -269,7 +275,6 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         if let hostHeader = target.hostHeader { headers.replaceAll(name: "host", with: hostHeader) }
         let draft = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.originForm, headers: headers)
 
-        let store = runtime.credentials.snapshot
         let plan: ExchangePlan
         switch ExchangePlan.make(for: draft, target: target, store: store, limits: runtime.limits) {
         case .refuse(let status, let reason):
@@ -426,7 +431,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             ).attached
             record?.decision = attached ? .injected : .forward
             if attached {
-                record?.fingerprint = runtime.fingerprint(of: material)
+                record?.fingerprint = fingerprint(of: material)
             } else {
                 record?.credential = nil
             }
@@ -734,6 +739,15 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     // MARK: Helpers
+
+    /// The record's fingerprint of `material`, remembered for the next request that attaches the same value.
+    private func fingerprint(of material: InjectableMaterial) -> String? {
+        guard case .secret(let secret) = material else { return runtime.fingerprint(of: material) }
+        if let last = lastFingerprint, last.material == secret { return last.fingerprint }
+        let computed = runtime.fingerprint(of: material)
+        lastFingerprint = (secret, computed)
+        return computed
+    }
 
     /// Answers the current request locally, records it, and closes the connection after the response.
     private func refuse(

@@ -18,8 +18,15 @@ final class InterceptedSession {
     /// The address the egress policy admitted at CONNECT: every request of the session goes there.
     var upstreamAddress: SocketAddress?
 
+    /// The CONNECT host as rules match it (``HostPattern/normalize(_:)``), computed once for every request.
+    let connectHost: String
+    /// `authority` as `host:port`, the Host header a client usually sends.
+    let authorityText: String
+
     init(authority: HostPort, clientAddress: String, client: ClientConfiguration? = nil) {
         self.authority = authority
+        self.connectHost = HostPattern.normalize(authority.host)
+        self.authorityText = authority.description
         self.clientAddress = clientAddress
         self.client = client
     }

@@ -312,8 +312,7 @@ public actor LifecycleController {
     }
 
     static func seconds(_ duration: Duration) -> TimeInterval {
-        let (seconds, attoseconds) = duration.components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        duration.seconds
     }
 
     // MARK: Records

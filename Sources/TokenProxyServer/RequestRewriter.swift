@@ -88,13 +88,18 @@ enum RequestRewriter {
     ) -> Bool {
         guard !placeholders.isEmpty else { return false }
         var swapped = false
-        var headers = HTTPHeaders()
-        for header in head.headers {
+        // Positions whose value changed; the usual request has none and keeps its headers as read.
+        var changes: [Int: String] = [:]
+        for (position, header) in head.headers.enumerated() {
             let value = placeholders.replacingInHeader(header.value, credential: credential, with: secret)
-            swapped = swapped || value != header.value
-            headers.add(name: header.name, value: value)
+            if value != header.value { changes[position] = value }
         }
-        head.headers = headers
+        if !changes.isEmpty {
+            swapped = true
+            head.headers = HTTPHeaders(
+                head.headers.enumerated().map { position, header in (header.name, changes[position] ?? header.value) }
+            )
+        }
         let (path, query) = split(head.uri)
         if let query {
             let replaced = placeholders.replacingInQuery(query, credential: credential, with: secret)

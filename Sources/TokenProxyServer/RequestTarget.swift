@@ -27,10 +27,14 @@ struct RequestTarget {
     /// The request may only go where the tunnel goes: its `Host` (and an absolute-form target, if used) must name
     /// the CONNECT host and port, and the TLS server name the client sent must too. Otherwise a client could ask for
     /// `api.github.com` in CONNECT and aim the injected token at another host in `Host`.
+    ///
+    /// `connectHost` (`HostPattern.normalize(authority.host)`) and `authorityText` (`authority.description`) are
+    /// passed when the caller has them already: a session computes them once for all its requests.
     static func intercepted(
-        _ head: HTTPRequestHead, authority: HostPort, serverNameMismatch: String?
+        _ head: HTTPRequestHead, authority: HostPort, serverNameMismatch: String?, connectHost: String? = nil,
+        authorityText: String? = nil
     ) throws(Refusal) -> RequestTarget {
-        let connectHost = HostPattern.normalize(authority.host)
+        let connectHost = connectHost ?? HostPattern.normalize(authority.host)
         if let serverName = serverNameMismatch {
             throw Refusal(
                 status: .misdirectedRequest,
@@ -54,6 +58,14 @@ struct RequestTarget {
         let hosts = head.headers["host"]
         guard hosts.count == 1 else {
             throw Refusal(status: .badRequest, reason: "a request needs exactly one Host header, got \(hosts.count)")
+        }
+        let usualSpelling = authorityText ?? authority.description
+        if hosts[0] == usualSpelling || (authority.port == 443 && hosts[0] == authority.host) {
+            // The client's usual spelling: the CONNECT target itself, which needs no parsing to match.
+            return RequestTarget(
+                endpoint: UpstreamEndpoint(host: authority.host, port: authority.port, usesTLS: true),
+                host: connectHost, port: authority.port, originForm: originForm, hostHeader: nil
+            )
         }
         guard let hostHeader = HostPort(parsing: hosts[0], defaultPort: 443) else {
             throw Refusal(status: .badRequest, reason: "Host header '\(hosts[0].prefix(100))' is not HOST[:PORT]")

@@ -30,8 +30,9 @@ extension UpstreamLease: Sendable {}
 /// is returned only after a clean, keep-alive exchange; one that saw an error or a malformed response is closed.
 final class UpstreamPool {
     struct Configuration {
-        /// Idle HTTP/1.1 connections kept per endpoint.
-        var maxIdlePerEndpoint = 16
+        /// Idle HTTP/1.1 connections kept per endpoint. Generous: a connection closed here is a TLS handshake to
+        /// pay again when the load returns, and more client connections than this on one loop would churn.
+        var maxIdlePerEndpoint = 64
         /// How long an idle connection is kept.
         var idleTimeout: TimeAmount = .seconds(60)
     }
@@ -39,7 +40,7 @@ final class UpstreamPool {
     private struct IdleConnection {
         var channel: Channel
         var handler: UpstreamHandler
-        var expiry: Scheduled<Void>
+        var idleSince: NIODeadline
     }
 
     private struct HTTP2Connection {
@@ -52,6 +53,9 @@ final class UpstreamPool {
     private let configuration: Configuration
     private var idle: [UpstreamEndpoint: [IdleConnection]] = [:]
     private var http2: [UpstreamEndpoint: HTTP2Connection] = [:]
+    /// The one timer that closes connections idle for longer than ``Configuration/idleTimeout``; set while any
+    /// connection is idle. One sweep instead of a timer per release keeps the per-request cost to a timestamp.
+    private var sweep: Scheduled<Void>?
     /// Connections opened so far, for tests and status.
     private(set) var connectionsOpened = 0
 
@@ -70,9 +74,9 @@ final class UpstreamPool {
             if let connection = http2[endpoint], connection.channel.isActive {
                 return openStream(on: connection)
             }
+            // Most recently used first: the busiest connections stay warm and the rest age out.
             while var connections = idle[endpoint], let reused = connections.popLast() {
                 idle[endpoint] = connections.isEmpty ? nil : connections
-                reused.expiry.cancel()
                 if reused.channel.isActive {
                     return eventLoop.makeSucceededFuture(reused.channel)
                 }
@@ -85,6 +89,11 @@ final class UpstreamPool {
             .flatMap { channel, upstreamProtocol -> EventLoopFuture<Channel> in
                 switch upstreamProtocol {
                 case .http1:
+                    // Registered once per connection (not per release): a connection that closes while idle
+                    // leaves the pool at once.
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in
+                        self.dropIdle(channel, endpoint: endpoint)
+                    }
                     return eventLoop.makeSucceededFuture(channel)
                 case .http2:
                     do {
@@ -122,23 +131,43 @@ final class UpstreamPool {
             lease.channel.close(promise: nil)
             return
         }
-        let channel = lease.channel
-        let endpoint = lease.endpoint
-        let expiry = eventLoop.assumeIsolated().scheduleTask(in: configuration.idleTimeout) {
-            self.dropIdle(channel, endpoint: endpoint)
-            channel.close(promise: nil)
-        }
-        connections.append(IdleConnection(channel: channel, handler: lease.handler, expiry: expiry))
-        idle[endpoint] = connections
-        channel.closeFuture.assumeIsolated().whenComplete { _ in
-            self.dropIdle(channel, endpoint: endpoint)
-        }
+        connections.append(IdleConnection(channel: lease.channel, handler: lease.handler, idleSince: .now()))
+        idle[lease.endpoint] = connections
+        scheduleSweepIfNeeded()
+    }
+
+    /// Idle HTTP/1.1 connections held right now, for tests and status.
+    var idleConnectionCount: Int {
+        idle.values.reduce(0) { $0 + $1.count }
     }
 
     private func dropIdle(_ channel: Channel, endpoint: UpstreamEndpoint) {
         guard var connections = idle[endpoint] else { return }
         connections.removeAll { $0.channel === channel }
         idle[endpoint] = connections.isEmpty ? nil : connections
+    }
+
+    private func scheduleSweepIfNeeded() {
+        guard sweep == nil, !idle.isEmpty else { return }
+        // A quarter of the timeout between sweeps: a connection is closed at most 25% after its time is up.
+        let interval = TimeAmount.nanoseconds(max(configuration.idleTimeout.nanoseconds / 4, 1_000_000))
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: interval) {
+            self.sweep = nil
+            self.closeExpired()
+            self.scheduleSweepIfNeeded()
+        }
+    }
+
+    /// Closes the connections idle for longer than the idle timeout.
+    private func closeExpired() {
+        let cutoff = NIODeadline.now() - configuration.idleTimeout
+        for (endpoint, connections) in idle {
+            let (expired, kept) = connections.reduce(into: ([IdleConnection](), [IdleConnection]())) { split, idle in
+                if idle.idleSince <= cutoff { split.0.append(idle) } else { split.1.append(idle) }
+            }
+            idle[endpoint] = kept.isEmpty ? nil : kept
+            for connection in expired { connection.channel.close(promise: nil) }
+        }
     }
 
     private func openStream(on connection: HTTP2Connection) -> EventLoopFuture<Channel> {

@@ -15,10 +15,14 @@ public final class UsageRecorder: Sendable {
     public struct Configuration: Sendable {
         /// How many events may wait in memory before new ones are dropped (and counted).
         public var queueCapacity: Int
+        /// How long the writer lets events gather after the first one of a batch arrives: one transaction and one
+        /// write for many requests instead of a wake-up, a commit and a write for each.
+        public var batchDelay: Duration
 
         /// Creates a configuration.
-        public init(queueCapacity: Int = 16_384) {
+        public init(queueCapacity: Int = 16_384, batchDelay: Duration = .milliseconds(5)) {
             self.queueCapacity = queueCapacity
+            self.batchDelay = batchDelay
         }
     }
 
@@ -56,15 +60,17 @@ public final class UsageRecorder: Sendable {
 
     /// Queues `event` for writing. Never blocks; drops and counts the event if the queue is full.
     public func record(_ event: UsageEvent) {
-        let accepted = state.withLock { state -> Bool in
+        let startsBatch = state.withLock { state -> Bool in
             guard !state.stopping, state.pending.count < configuration.queueCapacity else {
                 state.dropped += 1
                 return false
             }
             state.pending.append(event)
-            return true
+            return state.pending.count == 1
         }
-        if accepted { wakeUp.signal() }
+        // Only the first event of a batch wakes the writer (a wake-up is a system call and a context switch); the
+        // writer takes whatever arrived meanwhile with it.
+        if startsBatch { wakeUp.signal() }
     }
 
     /// Events dropped because the queue was full, the recorder was stopping, or an event could not be encoded.
@@ -110,7 +116,11 @@ public final class UsageRecorder: Sendable {
             // Wake at least every second even without new events: a failing sink is retried, and a sink that
             // syncs on an interval gets to sync what the last batch left, so "at most 1 s at risk" holds when
             // traffic stops too.
-            _ = wakeUp.wait(timeout: .now() + 1)
+            let idle = state.withLock { $0.pending.isEmpty && !$0.stopping }
+            if idle {
+                _ = wakeUp.wait(timeout: .now() + 1)
+                if configuration.batchDelay > .zero { Thread.sleep(forTimeInterval: configuration.batchDelay.seconds) }
+            }
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
                 defer { state.pending.removeAll(keepingCapacity: true) }
                 return (state.pending, state.stopping)

@@ -30,10 +30,7 @@ public final class SQLiteUsageStore: UsageSink {
         }
 
         /// ``busyTimeout`` in seconds, as SQLite's busy handler takes it.
-        var busyTimeoutSeconds: TimeInterval {
-            let (seconds, attoseconds) = busyTimeout.components
-            return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-        }
+        var busyTimeoutSeconds: TimeInterval { busyTimeout.seconds }
     }
 
     public let name: String

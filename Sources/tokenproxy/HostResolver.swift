@@ -32,8 +32,7 @@ enum HostResolver {
                 group.leave()
             }
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        _ = group.wait(timeout: .now() + seconds)
+        _ = group.wait(timeout: .now() + timeout.seconds)
         let finished = results.withLock { $0 }
         var outcomes: [String: Outcome] = [:]
         for host in hosts {

@@ -5,7 +5,7 @@ import TokenProxyServer
 
 /// `--log-format human|json`: how the proxy's log lines on stderr look.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    /// swift-log's standard lines: time, level, label, message.
+    /// swift-log's standard lines: time, level, label, metadata, source, message.
     case human
     /// One JSON object per line: time, level, label, message, and each request's fields.
     case json
@@ -23,7 +23,7 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
         LoggingSystem.bootstrap { label in
             switch format {
             case .human:
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = HumanLogHandler(label: label)
                 handler.logLevel = level
                 return handler
             case .json:
@@ -59,7 +59,7 @@ struct JSONLogHandler: LogHandler {
         }
         let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        StderrLineWriter.shared.write(String(decoding: data, as: UTF8.self) + "\n")
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> Any {

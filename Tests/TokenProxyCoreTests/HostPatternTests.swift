@@ -131,4 +131,27 @@ struct HostPatternTests {
     func normalize(input: String, expected: String) {
         #expect(HostPattern.normalize(input) == expected)
     }
+
+    @Test("the allocation-free shortcut takes only names the full normalisation would leave unchanged")
+    func plainNameShortcut() {
+        let plain = ["api.github.com", "a-b.example", "_acme.example.com", "x.y.z", "1e100.net", "g"]
+        let notPlain = [
+            "API.github.com", "api.github.com.", "127.0.0.1", "0x7f.1", "abc.def", "ffff", "[::1]", "::1", "",
+            "a b", "exämple.com", "2130706433",
+        ]
+        for host in plain {
+            #expect(HostPattern.isPlainName(host), "\(host)")
+            #expect(IPAddress(host) == nil && host.lowercased() == host && !host.hasSuffix("."))
+        }
+        for host in notPlain { #expect(!HostPattern.isPlainName(host), "\(host)") }
+        // Every host of digits, dots, a-f and x (what IPv4 spellings are made of) goes the full way.
+        var generator = SystemRandomNumberGenerator()
+        let addressCharacters = Array("0123456789abcdefx.")
+        for _ in 0..<2000 {
+            let host = String((0..<Int.random(in: 1...12, using: &generator)).map { _ in
+                addressCharacters.randomElement(using: &generator)!
+            })
+            #expect(!HostPattern.isPlainName(host), "\(host)")
+        }
+    }
 }

@@ -216,6 +216,29 @@ struct UsageRecorderTests {
         #expect(paths.count == 4000)
     }
 
+    @Test("a burst of events goes to the sinks in a few batches, and a lone event is written without company")
+    func batching() async throws {
+        let sink = CountingSink()
+        let recorder = UsageRecorder(sinks: [sink], logger: CapturedLogs().logger)
+        defer { recorder.shutdown() }
+        let clock = ContinuousClock()
+        recorder.record(Self.event(0))
+        let started = clock.now
+        while recorder.writtenEvents < 1 && clock.now - started < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // Not left waiting for a second event (the time bound is loose: the whole suite may be loading the machine).
+        #expect(recorder.writtenEvents == 1)
+        let writesBefore = sink.writes
+        for number in 1...500 { recorder.record(Self.event(number)) }
+        while recorder.writtenEvents < 501 && clock.now - started < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(recorder.writtenEvents == 501)
+        // One wake-up and one write for the burst; a few more only if this thread was descheduled mid-burst.
+        #expect(sink.writes - writesBefore <= 5, "the burst took \(sink.writes - writesBefore) writes")
+    }
+
     @Test("an unwritable path fails at init", arguments: ["file-as-directory", "directory-as-file"])
     func unwritablePath(kind: String) throws {
         let directory = try Self.temporaryDirectory()
@@ -265,4 +288,20 @@ func makeRecordDecoder() -> JSONDecoder {
         return date
     }
     return decoder
+}
+
+/// A sink that stores nothing and counts the batches it is given.
+final class CountingSink: UsageSink, @unchecked Sendable {
+    let name = "counting sink"
+    private let count = Mutex(0)
+
+    /// Calls of `write` so far.
+    var writes: Int { count.withLock { $0 } }
+
+    func write(_ events: [UsageEvent]) throws {
+        count.withLock { $0 += 1 }
+    }
+
+    func flush(final: Bool) throws {}
+    func close() {}
 }
