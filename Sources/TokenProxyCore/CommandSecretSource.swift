@@ -123,7 +123,7 @@ public struct CommandSecretSource: Sendable, Hashable {
     static func format(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         guard attoseconds != 0 else { return String(seconds) }
-        var text = String(format: "%.3f", duration.seconds)
+        var text = String(format: "%.3f", duration.timeInterval)
         while text.hasSuffix("0") { text.removeLast() }
         return text
     }

@@ -48,6 +48,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
     }
     private var upstream: UpstreamLease?
+    /// The HTTP/1.1 upstream connection of the last exchange, kept for the next one while the client connection
+    /// stays open: the next request of a keep-alive client nearly always goes to the same place (inside a CONNECT
+    /// tunnel, always), and going through the pool costs lookups, a future and a pipeline search per request.
+    private var pinned: UpstreamLease?
     private var upstreamKeepAlive = true
     private var responseHeadSent = false
     private var clientWantsClose = false
@@ -93,6 +97,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        releasePinned(context: context)
         self.context = nil
         record = nil
     }
@@ -145,6 +150,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         }
         state = .refusing
         closeUpstream()
+        releasePinned()
         context.fireChannelInactive()
     }
 
@@ -327,7 +333,15 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     private func lease(_ endpoint: UpstreamEndpoint, context: ChannelHandlerContext) {
-        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime)
+        if let kept = pinned {
+            pinned = nil
+            if kept.endpoint == endpoint, kept.channel.isActive, !isUpgradeRequest {
+                adopt(kept)
+                return
+            }
+            pool(context).release(kept, reusable: true)
+        }
+        pool(context)
             .lease(endpoint, exclusiveHTTP1: isUpgradeRequest)
             .assumeIsolated()
             .whenComplete { result in
@@ -391,12 +405,17 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
                 refuse(.badGateway, "upstream connection to \(endpoint) was not set up", decision: .error)
                 return
             }
-            lease.handler.delegate = self
-            upstream = lease
-            upstreamKeepAlive = true
-            preparation?.upstreamReady = true
-            launchIfReady()
+            adopt(lease)
         }
+    }
+
+    /// Makes `lease` the current exchange's upstream and sends the request if everything else is ready.
+    private func adopt(_ lease: UpstreamLease) {
+        lease.handler.delegate = self
+        upstream = lease
+        upstreamKeepAlive = true
+        preparation?.upstreamReady = true
+        launchIfReady()
     }
 
     /// Sends the request once the upstream is verified, the credential is at hand and, when the rule needs the
@@ -533,6 +552,11 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     // MARK: Upstream → client
 
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
+        if upstream == nil {
+            // Only the kept connection can speak now, and a response nobody asked for makes it unusable.
+            dropPinned()
+            return
+        }
         guard let context, case .streaming(let requestDone, false) = state else { return }
         if let sent = requestSentAt {
             ProxyMetrics.upstreamLatency(NIODeadline.now() - sent, host: record?.host ?? "")
@@ -635,10 +659,12 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func upstreamDidFail(_ error: Error) {
+        if upstream == nil { return dropPinned() }
         upstreamEnded(reason: UpstreamFailure.describe(error, destination: upstream?.endpoint.description ?? "upstream"))
     }
 
     func upstreamDidClose() {
+        if upstream == nil { return dropPinned() }
         upstreamEnded(reason: (.badGateway, "the upstream closed the connection before the response ended"))
     }
 
@@ -688,7 +714,13 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         guard case .streaming(true, true) = state else { return nil }
         finishRecord(decision: nil, reason: nil)
         state = .idle
-        releaseUpstream(reusable: upstreamKeepAlive)
+        if upstreamKeepAlive && !clientWantsClose, let kept = upstream, !kept.isStream, kept.channel.isActive {
+            upstream = nil
+            kept.handler.resumeReads()
+            pinned = kept
+        } else {
+            releaseUpstream(reusable: upstreamKeepAlive)
+        }
         return clientWantsClose ? .close : .readOn
     }
 
@@ -785,11 +817,31 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         releaseUpstream(reusable: false)
     }
 
+    /// The pool of this connection's event loop.
+    private func pool(_ context: ChannelHandlerContext) -> UpstreamPool {
+        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime)
+    }
+
+    /// Hands the kept connection back to the pool, for other clients (this one is going away).
+    private func releasePinned(context: ChannelHandlerContext? = nil) {
+        guard let kept = pinned, let context = context ?? self.context else { return }
+        pinned = nil
+        pool(context).release(kept, reusable: true)
+    }
+
+    /// Closes the kept connection after it failed, closed or spoke out of turn.
+    private func dropPinned() {
+        guard let kept = pinned else { return }
+        pinned = nil
+        kept.handler.delegate = nil
+        kept.channel.close(promise: nil)
+    }
+
     /// Hands the upstream back to the pool (kept only if `reusable` and an HTTP/1.1 connection) or closes it.
     private func releaseUpstream(reusable: Bool) {
         guard let upstream, let context else { return }
         self.upstream = nil
-        runtime.upstreamPools.pool(for: context.eventLoop, runtime: runtime).release(upstream, reusable: reusable)
+        pool(context).release(upstream, reusable: reusable)
     }
 
     private func destinationForRecord(_ head: HTTPRequestHead) -> (String, Int) {

@@ -312,7 +312,7 @@ public actor LifecycleController {
     }
 
     static func seconds(_ duration: Duration) -> TimeInterval {
-        duration.seconds
+        duration.timeInterval
     }
 
     // MARK: Records

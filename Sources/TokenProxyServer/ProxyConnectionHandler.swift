@@ -241,6 +241,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let (clientGlue, serverGlue) = TunnelGlueHandler.matchedPair(accounting: accounting)
         do {
             try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+            try TunnelGlueHandler.tuneForBulkTransfer(context.channel)
+            try TunnelGlueHandler.tuneForBulkTransfer(peer)
             try sendConnectEstablished(context: context)
             try peer.pipeline.syncOperations.addHandler(serverGlue)
             try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))

@@ -119,7 +119,7 @@ public final class UsageRecorder: Sendable {
             let idle = state.withLock { $0.pending.isEmpty && !$0.stopping }
             if idle {
                 _ = wakeUp.wait(timeout: .now() + 1)
-                if configuration.batchDelay > .zero { Thread.sleep(forTimeInterval: configuration.batchDelay.seconds) }
+                if configuration.batchDelay > .zero { Thread.sleep(forTimeInterval: configuration.batchDelay.timeInterval) }
             }
             let (batch, stopping) = state.withLock { state -> ([UsageEvent], Bool) in
                 defer { state.pending.removeAll(keepingCapacity: true) }

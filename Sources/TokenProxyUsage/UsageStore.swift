@@ -30,7 +30,7 @@ public final class SQLiteUsageStore: UsageSink {
         }
 
         /// ``busyTimeout`` in seconds, as SQLite's busy handler takes it.
-        var busyTimeoutSeconds: TimeInterval { busyTimeout.seconds }
+        var busyTimeoutSeconds: TimeInterval { busyTimeout.timeInterval }
     }
 
     public let name: String

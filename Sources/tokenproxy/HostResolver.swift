@@ -32,7 +32,7 @@ enum HostResolver {
                 group.leave()
             }
         }
-        _ = group.wait(timeout: .now() + timeout.seconds)
+        _ = group.wait(timeout: .now() + timeout.timeInterval)
         let finished = results.withLock { $0 }
         var outcomes: [String: Outcome] = [:]
         for host in hosts {
