@@ -94,6 +94,15 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         return String(target[..<end])
     }
 
+    /// The duration as records carry it: rounded to whole microseconds, and 0 for a non-finite duration (a clock
+    /// gone wrong), which JSON cannot hold and which must not cost the record.
+    ///
+    /// A finite duration so large that the rounding overflows (beyond about 1.8e305 ms) stays infinite, and encoding
+    /// it fails.
+    public var recordedDurationMilliseconds: Double {
+        durationMilliseconds.isFinite ? (durationMilliseconds * 1000).rounded() / 1000 : 0
+    }
+
     // Encode absent optionals as explicit nulls so every record has the same keys.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -109,9 +118,7 @@ public struct UsageEvent: Sendable, Codable, Equatable {
         try container.encode(status, forKey: .status)
         try container.encode(bytesIn, forKey: .bytesIn)
         try container.encode(bytesOut, forKey: .bytesOut)
-        // A non-finite duration (a clock gone wrong) must not cost the record: JSON cannot hold it, so write 0.
-        let duration = durationMilliseconds.isFinite ? (durationMilliseconds * 1000).rounded() / 1000 : 0
-        try container.encode(duration, forKey: .durationMilliseconds)
+        try container.encode(recordedDurationMilliseconds, forKey: .durationMilliseconds)
         try container.encode(decision, forKey: .decision)
         try container.encode(reason, forKey: .reason)
     }

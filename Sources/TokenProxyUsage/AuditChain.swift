@@ -6,8 +6,8 @@ import TokenProxyCore
 ///
 /// Each line of the log is one JSON object, keys sorted: the ``UsageEvent`` fields plus `seq` (1-based, continuing
 /// across rotated files) and `prev` (the lowercase hex SHA-256 of the previous record's line, without its newline;
-/// 64 zeros for seq 1). A record's own hash is the SHA-256 of exactly the bytes of its line before the `\n`, so the
-/// verifier never re-encodes anything: it hashes the bytes it reads.
+/// 64 zeros for seq 1), written by ``AuditRecordEncoder``. A record's own hash is the SHA-256 of exactly the bytes
+/// of its line before the `\n`, so the verifier never re-encodes anything: it hashes the bytes it reads.
 ///
 /// Editing, deleting or reordering a record breaks the link to the record after it. What the chain alone cannot
 /// show is a change to its *end*: an edit of the very last record, or whole records cut off at a line boundary.
@@ -22,12 +22,20 @@ public enum AuditChain {
         Hex.lowercase(SHA256.hash(data: line))
     }
 
-    /// Encodes one record: `event`'s fields plus `seq` and `prev`, keys sorted, without the trailing newline.
-    ///
-    /// - Parameter encoder: ``UsageEvent/jsonEncoder()`` (passed in so a writer builds it once).
-    static func encodeLine(_ event: UsageEvent, seq: Int, prev: String, encoder: JSONEncoder) throws -> Data {
-        try encoder.encode(ChainedEvent(event: event, seq: seq, prev: prev))
+    /// As ``hash(ofLine:)``, written as its 64 ASCII hex digits over `hex` (which must hold 64 bytes) rather than
+    /// into a new string: the writer hashes every record it writes.
+    static func hash(ofLine line: UnsafeRawBufferPointer, into hex: inout [UInt8]) {
+        precondition(hex.count == 64, "a SHA-256 hash is 64 hex digits")
+        let digest = SHA256.hash(data: line)
+        var index = 0
+        for byte in digest {
+            hex[index] = lowercaseHexDigits[Int(byte >> 4)]
+            hex[index + 1] = lowercaseHexDigits[Int(byte & 0x0F)]
+            index += 2
+        }
     }
+
+    private static let lowercaseHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// What a line is, as far as the chain is concerned.
     enum ParsedLine {
@@ -144,21 +152,6 @@ public enum AuditChain {
 
 private enum ChainKeys: String, CodingKey {
     case seq, prev
-}
-
-/// An event with its chain fields, encoded as one flat object.
-private struct ChainedEvent: Encodable {
-    let event: UsageEvent
-    let seq: Int
-    let prev: String
-
-    func encode(to encoder: any Encoder) throws {
-        // Both containers write into the same JSON object; the encoder's sorted keys then interleave them.
-        try event.encode(to: encoder)
-        var container = encoder.container(keyedBy: ChainKeys.self)
-        try container.encode(seq, forKey: .seq)
-        try container.encode(prev, forKey: .prev)
-    }
 }
 
 /// A line as read back: its chain fields, if present.

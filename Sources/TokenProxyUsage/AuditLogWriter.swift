@@ -62,7 +62,6 @@ public final class AuditLogWriter: UsageSink {
     private let maxBytes: Int?
     private let sync: AuditSync
     private let io: AuditLogIO
-    private let encoder = UsageEvent.jsonEncoder()
     private let clock = ContinuousClock()
 
     /// The live file, or -1 once closed or after a rotation could not open the next file.
@@ -182,23 +181,33 @@ public final class AuditLogWriter: UsageSink {
     public func write(_ events: [UsageEvent]) throws {
         guard !events.isEmpty else { return }
         guard !isClosed else { throw RecorderError(description: "audit log \(path) is closed") }
-        var chunk = Data()
+        // The whole batch goes into one buffer, and the hash of each record into one reused buffer of hex digits
+        // that the next record's `prev` is copied from: no allocation per record beyond its timestamp's text.
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(events.count * Self.typicalRecordBytes)
         var seq = lastSeq
-        var hash = lastHash
+        var hash = Array(lastHash.utf8)
         for event in events {
-            let line = try AuditChain.encodeLine(event, seq: seq + 1, prev: hash, encoder: encoder)
-            chunk.append(line)
+            let start = chunk.count
+            try hash.withUnsafeBufferPointer { prev in
+                try AuditRecordEncoder.append(event, seq: seq + 1, prevUTF8: prev, to: &chunk)
+            }
+            chunk.withUnsafeBytes { bytes in
+                AuditChain.hash(ofLine: UnsafeRawBufferPointer(rebasing: bytes[start...]), into: &hash)
+            }
             chunk.append(UInt8(ascii: "\n"))
             seq += 1
-            hash = AuditChain.hash(ofLine: line)
         }
         if descriptor < 0 { try openNextFile() }
         try discardIncompleteWrite()
         if let maxBytes, size > 0, size + chunk.count > maxBytes {
             try rotate()
         }
-        try append(chunk, lastSeq: seq, lastHash: hash)
+        try append(chunk, lastSeq: seq, lastHash: String(decoding: hash, as: UTF8.self))
     }
+
+    /// Room reserved per record when encoding a batch: a little more than a typical record with a path and reason.
+    private static let typicalRecordBytes = 512
 
     /// `fsync`s as the ``AuditSync`` policy asks; at `final`, whatever the policy.
     public func flush(final: Bool) throws {
@@ -226,7 +235,7 @@ public final class AuditLogWriter: UsageSink {
     // MARK: Writing
 
     /// Writes `chunk` (whole records) and, only once all of it is written, advances the chain to `lastSeq`.
-    private func append(_ chunk: Data, lastSeq seq: Int, lastHash hash: String) throws {
+    private func append(_ chunk: [UInt8], lastSeq seq: Int, lastHash hash: String) throws {
         guard !chunk.isEmpty else { return }
         var written = 0
         var failure: Int32?
