@@ -97,10 +97,11 @@ public struct UsageEvent: Sendable, Codable, Equatable {
     /// The duration as records carry it: rounded to whole microseconds, and 0 for a non-finite duration (a clock
     /// gone wrong), which JSON cannot hold and which must not cost the record.
     ///
-    /// A finite duration so large that the rounding overflows (beyond about 1.8e305 ms) stays infinite, and encoding
-    /// it fails.
+    /// A duration so large that the rounding overflows (beyond about 1.8e305 ms) is recorded as 0 too: an event that
+    /// cannot be encoded would fail its whole batch, and the retries of that batch with it.
     public var recordedDurationMilliseconds: Double {
-        durationMilliseconds.isFinite ? (durationMilliseconds * 1000).rounded() / 1000 : 0
+        let rounded = (durationMilliseconds * 1000).rounded() / 1000
+        return rounded.isFinite ? rounded : 0
     }
 
     // Encode absent optionals as explicit nulls so every record has the same keys.
