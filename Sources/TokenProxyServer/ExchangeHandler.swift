@@ -57,6 +57,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var clientWantsClose = false
     private var clientVersion = HTTPVersion.http1_1
     private var readPending = false
+    /// Whether parts were written to the upstream or the client since that side's last flush: a flush with nothing
+    /// to send still walks the whole pipeline (TLS included), and the read-complete events would ask for one each.
+    private var upstreamUnflushed = false
+    private var clientUnflushed = false
     /// The request being prepared while the state is `.preparing`.
     private var preparation: Preparation?
     /// Whether the current request asks to switch to WebSocket (HTTP/1.1 `Upgrade`).
@@ -122,7 +126,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .streaming = state { upstream?.channel.flush() }
+        if case .streaming = state, upstreamUnflushed {
+            upstreamUnflushed = false
+            upstream?.channel.flush()
+        }
         context.fireChannelReadComplete()
     }
 
@@ -479,6 +486,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             if ready.requestEnded { armFirstByteTimer() }
         }
         state = .streaming(requestDone: ready.requestEnded, responseDone: false)
+        upstreamUnflushed = false
         channel.flush()
         resumeClientReads()
     }
@@ -538,10 +546,12 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             guard let upstream else { return }
             if isEnd {
                 state = .streaming(requestDone: true, responseDone: responseDone)
+                upstreamUnflushed = false
                 upstream.channel.writeAndFlush(part, promise: nil)
                 armFirstByteTimer()
                 finishIfDone()
             } else {
+                upstreamUnflushed = true
                 upstream.channel.write(part, promise: nil)
             }
         case .idle, .refusing, .streaming(true, _):
@@ -606,10 +616,12 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
                 clientSupportsChunked: clientSupportsChunked, clientIsHTTP2: clientIsHTTP2
             )
             let head = HTTPResponseHead(version: clientVersion, status: upstreamHead.status, headers: headers)
+            clientUnflushed = true
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(var buffer):
             if scrubbing != nil { buffer = scrubbing!.scrub(buffer, allocator: context.channel.allocator) }
             record?.bytesOut += buffer.readableBytes
+            clientUnflushed = true
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { upstream?.handler.pauseReads() }
         case .end where acceptedUpgrade != nil:
@@ -631,6 +643,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
             // Settle the exchange before the final write: on an HTTP/2 stream that write closes the stream channel
             // at once, and whatever is recorded must not depend on what runs after it.
             let settled = settleIfDone()
+            clientUnflushed = false
             responseEndWritten = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             settled?.apply(to: self)
         }
@@ -651,6 +664,8 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func upstreamDidReadComplete() {
+        guard clientUnflushed else { return }
+        clientUnflushed = false
         context?.flush()
     }
 

@@ -86,7 +86,7 @@ struct ProtocolHarnessTests {
             "curl",
             [
                 "--silent", "--show-error", "--cacert", setup.certificates.authorityPath,
-                "--header", "Expect: 100-continue", "--expect100-timeout", "1", "--data-binary", "@\(payload)",
+                "--header", "Expect: 100-continue", "--expect100-timeout", "5", "--data-binary", "@\(payload)",
                 "--write-out", "##%{time_total}##", "https://localhost:\(origin.port)/continue",
             ]
         )
@@ -94,7 +94,8 @@ struct ProtocolHarnessTests {
         #expect(run.exitCode == 0, "curl: \(run.stderr.suffix(1000))")
         #expect(run.stdout.contains("received 100000 bytes"))
         let time = run.stdout.firstMatch(of: #/##([0-9.]+)##/#).flatMap { Double($0.1) } ?? 99
-        #expect(time < 0.5, "curl took \(time) s: the origin sent no 100")
+        // Without a 100, curl waits out its 5 s expect timeout; well under that holds on a loaded machine too.
+        #expect(time < 2.5, "curl took \(time) s: the origin sent no 100")
     }
 
     @Test("the origins write a large download and space their events", arguments: ClientProtocol.allCases)
