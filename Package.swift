@@ -93,14 +93,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "TokenProxyCoreTests", dependencies: ["TokenProxyCore"]),
+        // What several test targets share (a seeded random generator); not part of any product.
+        .target(name: "TokenProxyTestSupport", path: "Tests/TokenProxyTestSupport"),
+        .testTarget(name: "TokenProxyCoreTests", dependencies: ["TokenProxyCore", "TokenProxyTestSupport"]),
         .testTarget(name: "TokenProxyCATests", dependencies: ["TokenProxyCA"]),
-        .testTarget(name: "TokenProxyUsageTests", dependencies: ["TokenProxyUsage"]),
+        .testTarget(name: "TokenProxyUsageTests", dependencies: ["TokenProxyUsage", "TokenProxyTestSupport"]),
         .testTarget(name: "TokenProxyScanTests", dependencies: ["TokenProxyScan", "TokenProxyCore"]),
         .testTarget(
             name: "TokenProxyServerTests",
             dependencies: [
                 "TokenProxyServer",
+                "TokenProxyTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

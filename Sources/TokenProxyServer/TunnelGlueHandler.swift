@@ -58,13 +58,13 @@ final class TunnelGlueHandler: ChannelDuplexHandler {
         return (client, server)
     }
 
-    /// A blind tunnel mostly moves bulk data: read up to 256 KiB at a time and let up to 512 KiB wait for the
+    /// A blind tunnel mostly moves bulk data: let reads grow up to 256 KiB and up to 512 KiB wait for the
     /// partner, so a transfer costs a few large system calls rather than many 64 KiB ones. The read buffer shrinks
     /// back when traffic is small, and the write bound still stops a fast side from outrunning a slow one.
     static func tuneForBulkTransfer(_ channel: Channel) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(
-            .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 262_144)
+            .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 262_144)
         )
         try options.setOption(.writeBufferWaterMark, value: .init(low: 262_144, high: 524_288))
     }

@@ -43,10 +43,10 @@ enum UpstreamConnector {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limits.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            // Responses can be large: let one read take up to 256 KiB (the buffer shrinks again for small ones),
-            // so a download costs fewer reads and TLS passes.
+            // Responses can be large: let one read grow up to 256 KiB (each channel keeps its read buffer, so it
+            // starts small: hundreds of idle keep-alive connections must not hold big ones).
             .channelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 262_144)
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 262_144)
             )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

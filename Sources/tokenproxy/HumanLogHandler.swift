@@ -8,15 +8,10 @@ import Synchronization
 /// swift-log's standard line (`<time> <level> <label>: <metadata> [<source>] <message>`, as its `StreamLogHandler`
 /// writes it), written through ``StderrLineWriter`` so a request's log line never makes an event loop wait for
 /// stderr, and with the time formatted once a second instead of once a line.
-struct HumanLogHandler: LogHandler {
+struct HumanLogHandler: StoredMetadataLogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         var effective = metadata

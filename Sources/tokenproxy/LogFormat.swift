@@ -36,15 +36,10 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 /// Writes each log entry as one JSON object on stderr, metadata as top-level keys (numbers as numbers).
-struct JSONLogHandler: LogHandler {
+struct JSONLogHandler: StoredMetadataLogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         let level = event.level
@@ -72,5 +67,17 @@ struct JSONLogHandler: LogHandler {
         case .array(let values): return values.map(json)
         case .dictionary(let values): return values.mapValues(json)
         }
+    }
+}
+
+/// A log handler whose metadata is the stored `metadata` dictionary, as both of ours keep it.
+protocol StoredMetadataLogHandler: LogHandler {
+    var metadata: Logger.Metadata { get set }
+}
+
+extension StoredMetadataLogHandler {
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import TokenProxyTestSupport
 
 @testable import TokenProxyCore
 
@@ -13,7 +14,7 @@ struct ByteSearchTests {
 
     @Test("agrees with a naive search on random texts over a small alphabet (many near misses)")
     func agreesWithNaiveSearch() {
-        var generator = SplitMix64(seed: 9)
+        var generator = SeededGenerator(seed: 9)
         let alphabet = Array("ab{}:".utf8)
         var found = 0
         for _ in 0..<3000 {
@@ -58,15 +59,3 @@ struct ByteSearchTests {
     }
 }
 
-/// A small seeded generator, so a failure can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -200,3 +200,17 @@ final class ChildProcess {
         }
     }
 }
+
+extension ChildProcess {
+    /// The child's stderr once it contains `needle`, or as it is after `timeout`. A proxy writes the log lines of
+    /// requests from a background thread a few milliseconds later, so a test that has just seen a response polls.
+    func stderr(containing needle: String, timeout: Duration = .seconds(5)) async -> String {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            let text = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            if text.contains(needle) || clock.now >= deadline { return text }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

@@ -233,7 +233,7 @@ struct DeveloperCommandsEndToEndTests {
                 let result = try await fixture.clients.curl("https://localhost:\(origin.port)/logged/path?q=1")
                 #expect(result.httpCode == 200, "\(result)")
                 _ = try await fixture.auditRecord("request") { $0.path == "/logged/path" }
-                let stderr = try String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)
+                let stderr = await fixture.proxy.stderr(containing: "/logged/path")
                 if format == "human" {
                     let line = stderr.split(separator: "\n").first { $0.contains("/logged/path") }.map(String.init)
                     #expect(

@@ -104,7 +104,7 @@ struct LifecycleEndToEndTests {
                 rejected.reason?.contains("missing") == true,
                 "the RELOAD record lacks the reason: \(rejected.reason ?? "")"
             )
-            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            let stderr = await fixture.proxy.stderr(containing: "rejected")
             #expect(stderr.contains("rejected"), "the proxy did not log the rejected reload")
         }
     }
@@ -143,7 +143,8 @@ struct LifecycleEndToEndTests {
                 if !bare { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(bare, "after the watched file dropped its rule, requests still got a credential")
-            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            _ = await fixture.proxy.stderr(containing: "(SIGHUP)")
+            let stderr = await fixture.proxy.stderr(containing: "(watch)")
             #expect(stderr.contains("(SIGHUP)") && stderr.contains("(watch)"), "the log does not name both triggers")
         }
     }
@@ -405,7 +406,7 @@ struct LifecycleEndToEndTests {
             )
             let overdue = metrics.body.contains(#/tokenproxy_credential_rotation_overdue\{credential="e2e"\} 1/#)
             #expect(overdue, "the rotation metric is not 1")
-            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            let stderr = await fixture.proxy.stderr(containing: "longer ago than rotate_every")
             #expect(stderr.contains("longer ago than rotate_every"), "no rotation warning in the log")
         }
     }

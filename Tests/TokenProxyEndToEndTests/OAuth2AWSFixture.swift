@@ -127,6 +127,8 @@ final class OAuth2AWSFixture {
 
     /// Where the proxy's audit log goes.
     var auditLogPath: String { directory.file("audit.jsonl") }
+    /// Where the proxy's usage store goes.
+    var usageStorePath: String { directory.file("usage.db") }
     /// The proxy's captured standard output.
     var proxyStdoutPath: String { directory.file("proxy.stdout") }
     /// The proxy's captured standard error.
@@ -168,7 +170,9 @@ final class OAuth2AWSFixture {
             "listen: 127.0.0.1:0",
             "ca: { dir: \(Self.quoted(directory.file("certs"))) }",
             "upstream: { ca_bundle: \(Self.quoted(certificates.authorityPath)) }",
-            "audit: { log: \(Self.quoted(auditLogPath)) }",
+            // The usage store too, or every proxy of these tests would share the default state/usage.db in the
+            // working directory (the repository), concurrently.
+            "audit: { log: \(Self.quoted(auditLogPath)), store: \(Self.quoted("sqlite:" + usageStorePath)) }",
             // The token endpoint, moto and the origins are loopback destinations on ephemeral ports.
             "policy:",
             ProxyConfiguration.loopbackOriginsPolicy,

@@ -15,6 +15,11 @@ final class ProxyProcess {
     var stdoutPath: String { child.stdoutPath }
     /// Where the proxy's standard error is captured.
     var stderrPath: String { child.stderrPath }
+
+    /// Its stderr once it contains `needle` (see ``ChildProcess/stderr(containing:timeout:)``).
+    func stderr(containing needle: String, timeout: Duration = .seconds(5)) async -> String {
+        await child.stderr(containing: needle, timeout: timeout)
+    }
     /// The port the proxy listens on, parsed from its `listening on 127.0.0.1:PORT` line.
     let port: Int
     /// The proxy's process id, for looking at it in `/proc`.

@@ -92,7 +92,7 @@ struct RecorderFailureEndToEndTests {
             // write has failed, new requests are refused.
             let refused = try await requestUntil(fixture, port: origin.port, attempts: 100) { $0 == 503 }
             _ = try #require(refused, "no 503 while the audit log's disk was full")
-            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            let stderr = await fixture.proxy.stderr(containing: "usage records cannot be written")
             #expect(stderr.contains("usage records cannot be written"), "the refusals do not say why")
             let originCountWhileFull = origin.requests.count
 
@@ -128,7 +128,7 @@ struct RecorderFailureEndToEndTests {
             }
             #expect(statuses.allSatisfy { $0 == 200 }, "statuses while full: \(statuses)")
             try await Task.sleep(for: .milliseconds(300))
-            let stderr = (try? String(contentsOfFile: fixture.proxy.stderrPath, encoding: .utf8)) ?? ""
+            let stderr = await fixture.proxy.stderr(containing: "could not store")
             #expect(stderr.contains("could not store"), "no error about the full audit log on stderr")
         }
     }

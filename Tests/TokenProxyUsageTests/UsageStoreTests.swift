@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TokenProxyTestSupport
 import TokenProxyCore
 
 @testable import TokenProxyUsage
@@ -225,7 +226,7 @@ struct UsageStoreTests {
         let path = (directory as NSString).appendingPathComponent("usage.db")
         let store = try SQLiteUsageStore(path: path)
         defer { store.close() }
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for batch in 0..<10 {
             let events = (0..<25).map { index -> UsageEvent in
                 let credentials = ["github", "openai", "stripe", nil]
@@ -405,17 +406,3 @@ struct UsageStoreTests {
     }
 }
 
-/// A small deterministic generator, so a failing randomized test fails the same way every run.
-struct SplitMix {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-}
