@@ -31,7 +31,7 @@ struct WebSocketEndToEndTests {
         context = ssl.create_default_context(cafile=cafile)
         out = {}
         try:
-            with connect(uri, proxy=proxy, ssl=context, open_timeout=10, close_timeout=5, compression=None,
+            with connect(uri, proxy=proxy, ssl=context, open_timeout=20, close_timeout=5, compression=None,
                          additional_headers={"Authorization": "Bearer client-value"}) as websocket:
                 out["status"] = websocket.response.status_code
                 replies = []
