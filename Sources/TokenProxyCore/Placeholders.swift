@@ -14,7 +14,7 @@ public struct Placeholders: Sendable {
     /// Placeholder text → credential name.
     public let names: [String: String]
     /// The same, as bytes, for searching without Foundation.
-    private let patterns: [(bytes: [UInt8], name: String)]
+    private let patterns: [(text: String, bytes: [UInt8], name: String)]
 
     /// The default placeholder of credential `name`.
     public static func defaultPlaceholder(for name: String) -> String {
@@ -29,7 +29,7 @@ public struct Placeholders: Sendable {
             if let custom = credential.placeholder { names[custom] = credential.name }
         }
         self.names = names
-        self.patterns = names.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) }
+        self.patterns = names.sorted { $0.key < $1.key }.map { ($0.key, Array($0.key.utf8), $0.value) }
     }
 
     /// Whether there are any placeholders at all (when not, scanning is skipped).
@@ -127,9 +127,8 @@ public struct Placeholders: Sendable {
     /// Replaces placeholders of `credential` in plain text (a body).
     public func replacing(in text: String, credential: String, with secret: Secret) -> String {
         var result = text
-        for (placeholder, name) in names where name == credential {
-            guard ByteSearch.contains(Array(placeholder.utf8), in: result) else { continue }
-            result = secret.withUnsafeString { result.replacingOccurrences(of: placeholder, with: $0) }
+        for pattern in patterns where pattern.name == credential && ByteSearch.contains(pattern.bytes, in: result) {
+            result = secret.withUnsafeString { result.replacingOccurrences(of: pattern.text, with: $0) }
         }
         return result
     }

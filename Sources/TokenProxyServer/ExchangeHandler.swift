@@ -562,11 +562,6 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     // MARK: Upstream → client
 
     func upstreamDidReceive(_ part: HTTPClientResponsePart) {
-        if upstream == nil {
-            // Only the kept connection can speak now, and a response nobody asked for makes it unusable.
-            dropPinned()
-            return
-        }
         guard let context, case .streaming(let requestDone, false) = state else { return }
         if let sent = requestSentAt {
             ProxyMetrics.upstreamLatency(NIODeadline.now() - sent, host: record?.host ?? "")
@@ -674,12 +669,10 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func upstreamDidFail(_ error: Error) {
-        if upstream == nil { return dropPinned() }
         upstreamEnded(reason: UpstreamFailure.describe(error, destination: upstream?.endpoint.description ?? "upstream"))
     }
 
     func upstreamDidClose() {
-        if upstream == nil { return dropPinned() }
         upstreamEnded(reason: (.badGateway, "the upstream closed the connection before the response ended"))
     }
 
@@ -731,7 +724,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         state = .idle
         if upstreamKeepAlive && !clientWantsClose, let kept = upstream, !kept.isStream, kept.channel.isActive {
             upstream = nil
-            kept.handler.resumeReads()
+            kept.park()  // closed by its handler if it speaks before the next request; dropped then at reuse
             pinned = kept
         } else {
             releaseUpstream(reusable: upstreamKeepAlive)
@@ -842,14 +835,6 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, Upst
         guard let kept = pinned, let context = context ?? self.context else { return }
         pinned = nil
         pool(context).release(kept, reusable: true)
-    }
-
-    /// Closes the kept connection after it failed, closed or spoke out of turn.
-    private func dropPinned() {
-        guard let kept = pinned else { return }
-        pinned = nil
-        kept.handler.delegate = nil
-        kept.channel.close(promise: nil)
     }
 
     /// Hands the upstream back to the pool (kept only if `reusable` and an HTTP/1.1 connection) or closes it.

@@ -195,7 +195,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let session = InterceptedSession(authority: authority, clientAddress: clientAddress, client: client)
         session.upstreamAddress = address
         let runtime = self.runtime
-        let expectedName = HostPattern.normalize(authority.host)
         let isIPLiteral = LeafAddress.isIPLiteral(authority.host)
         do {
             try sendConnectEstablished(context: context)
@@ -203,7 +202,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             let channel = context.channel
             let sniReference = Box<ByteToMessageHandler<SNIHandler>?>(nil)
             let sniHandler = ByteToMessageHandler(SNIHandler { result in
-                if case .hostname(let name) = result, HostPattern.normalize(name) != expectedName || isIPLiteral {
+                if case .hostname(let name) = result,
+                    HostPattern.normalize(name) != session.connectHost || isIPLiteral
+                {
                     session.serverNameMismatch = name
                 }
                 defer { sniReference.value = nil }  // breaks the handler → closure → box → handler cycle

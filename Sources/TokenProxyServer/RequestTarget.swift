@@ -59,27 +59,31 @@ struct RequestTarget {
         guard hosts.count == 1 else {
             throw Refusal(status: .badRequest, reason: "a request needs exactly one Host header, got \(hosts.count)")
         }
-        let usualSpelling = authorityText ?? authority.description
-        if hosts[0] == usualSpelling || (authority.port == 443 && hosts[0] == authority.host) {
-            // The client's usual spelling: the CONNECT target itself, which needs no parsing to match.
-            return RequestTarget(
-                endpoint: UpstreamEndpoint(host: authority.host, port: authority.port, usesTLS: true),
-                host: connectHost, port: authority.port, originForm: originForm, hostHeader: nil
-            )
-        }
-        guard let hostHeader = HostPort(parsing: hosts[0], defaultPort: 443) else {
-            throw Refusal(status: .badRequest, reason: "Host header '\(hosts[0].prefix(100))' is not HOST[:PORT]")
-        }
-        guard HostPattern.normalize(hostHeader.host) == connectHost, hostHeader.port == authority.port else {
-            throw Refusal(
-                status: .misdirectedRequest,
-                reason: "Host header '\(hosts[0].prefix(100))' does not match the CONNECT target \(authority)"
-            )
-        }
+        try checkHostHeader(
+            hosts[0], authority: authority, connectHost: connectHost,
+            usualSpelling: authorityText ?? authority.description
+        )
         return RequestTarget(
             endpoint: UpstreamEndpoint(host: authority.host, port: authority.port, usesTLS: true),
             host: connectHost, port: authority.port, originForm: originForm, hostHeader: nil
         )
+    }
+
+    /// Refuses a `Host` value that does not name the CONNECT target. `usualSpelling` is the target as `host:port`:
+    /// what clients nearly always send, accepted without parsing.
+    private static func checkHostHeader(
+        _ value: String, authority: HostPort, connectHost: String, usualSpelling: String
+    ) throws(Refusal) {
+        if value == usualSpelling || (authority.port == 443 && value == authority.host) { return }
+        guard let hostHeader = HostPort(parsing: value, defaultPort: 443) else {
+            throw Refusal(status: .badRequest, reason: "Host header '\(value.prefix(100))' is not HOST[:PORT]")
+        }
+        guard HostPattern.normalize(hostHeader.host) == connectHost, hostHeader.port == authority.port else {
+            throw Refusal(
+                status: .misdirectedRequest,
+                reason: "Host header '\(value.prefix(100))' does not match the CONNECT target \(authority)"
+            )
+        }
     }
 
     /// Resolves an absolute-form `http://` request sent to the proxy directly.

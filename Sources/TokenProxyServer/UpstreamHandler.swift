@@ -23,7 +23,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var context: ChannelHandlerContext?
 
-    /// The exchange currently using this connection. Strong: the exchange clears it when it is done.
+    /// The exchange currently using this connection. Strong: the exchange clears it when it is done. While it is
+    /// `nil` the connection is between exchanges (idle in the pool, or kept by a client connection).
     var delegate: UpstreamHandlerDelegate?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -35,7 +36,13 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        delegate?.upstreamDidReceive(unwrapInboundIn(data))
+        guard let delegate else {
+            // A response nobody asked for: what the connection sends next could be taken for the next request's
+            // answer, so it is not used again.
+            context.close(promise: nil)
+            return
+        }
+        delegate.upstreamDidReceive(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

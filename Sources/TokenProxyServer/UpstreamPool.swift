@@ -18,6 +18,13 @@ struct UpstreamLease {
         self.handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
         self.isStream = channel.parent != nil
     }
+
+    /// Detaches the connection from the exchange that used it, between exchanges: it reads on (a slow client may
+    /// have left reads paused) and, with no exchange to hear from it, closes if the server speaks out of turn.
+    func park() {
+        handler.delegate = nil
+        handler.resumeReads()
+    }
 }
 
 @available(*, unavailable)
@@ -39,7 +46,6 @@ final class UpstreamPool {
 
     private struct IdleConnection {
         var channel: Channel
-        var handler: UpstreamHandler
         var idleSince: NIODeadline
     }
 
@@ -119,9 +125,7 @@ final class UpstreamPool {
     /// Takes back a lease after its exchange. Only a cleanly finished HTTP/1.1 keep-alive connection is kept.
     func release(_ lease: UpstreamLease, reusable: Bool) {
         eventLoop.assertInEventLoop()
-        lease.handler.delegate = nil
-        // A slow client may have left reads paused; the next exchange on this connection must start reading.
-        lease.handler.resumeReads()
+        lease.park()
         guard reusable, !lease.isStream, lease.channel.isActive else {
             lease.channel.close(promise: nil)
             return
@@ -131,14 +135,9 @@ final class UpstreamPool {
             lease.channel.close(promise: nil)
             return
         }
-        connections.append(IdleConnection(channel: lease.channel, handler: lease.handler, idleSince: .now()))
+        connections.append(IdleConnection(channel: lease.channel, idleSince: .now()))
         idle[lease.endpoint] = connections
         scheduleSweepIfNeeded()
-    }
-
-    /// Idle HTTP/1.1 connections held right now, for tests and status.
-    var idleConnectionCount: Int {
-        idle.values.reduce(0) { $0 + $1.count }
     }
 
     private func dropIdle(_ channel: Channel, endpoint: UpstreamEndpoint) {
@@ -162,11 +161,11 @@ final class UpstreamPool {
     private func closeExpired() {
         let cutoff = NIODeadline.now() - configuration.idleTimeout
         for (endpoint, connections) in idle {
-            let (expired, kept) = connections.reduce(into: ([IdleConnection](), [IdleConnection]())) { split, idle in
-                if idle.idleSince <= cutoff { split.0.append(idle) } else { split.1.append(idle) }
-            }
+            let kept = connections.filter { $0.idleSince > cutoff }
             idle[endpoint] = kept.isEmpty ? nil : kept
-            for connection in expired { connection.channel.close(promise: nil) }
+            for connection in connections where connection.idleSince <= cutoff {
+                connection.channel.close(promise: nil)
+            }
         }
     }
 
