@@ -113,9 +113,7 @@ struct ClientKeyEndToEndTests {
         let prodKey = Self.makeKey()
         let listKey = Self.makeKey()
         var configuration = ProxyConfiguration()
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 environment: prod
             """
         configuration.environment = ["TP_STAGING_KEY": stagingKey, "TP_PROD_KEY": prodKey, "TP_LIST_KEY": listKey]

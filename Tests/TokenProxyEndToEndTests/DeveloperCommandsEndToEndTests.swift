@@ -7,9 +7,7 @@ struct DeveloperCommandsEndToEndTests {
     @Test("env prints the client variables for sh (evaluated by a real sh), fish and PowerShell")
     func envForEachShell() async throws {
         var configuration = ProxyConfiguration()
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 env_placeholder: E2E_API_KEY
             """
         try await ProxyFixture.run("env", configuration: configuration) { fixture in

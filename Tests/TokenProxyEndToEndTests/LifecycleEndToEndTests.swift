@@ -373,9 +373,7 @@ struct LifecycleEndToEndTests {
     func rotationDue() async throws {
         var configuration = ProxyConfiguration()
         configuration.serveArguments = ["--admin-listen", "127.0.0.1:0"]
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 rotate_every: 4s
             """
         try await ProxyFixture.run("rotate-every", configuration: configuration) { fixture in

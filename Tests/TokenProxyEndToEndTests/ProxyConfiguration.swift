@@ -48,6 +48,9 @@ struct ProxyConfiguration: Sendable {
     /// credential. `{{dir}}` stands for the test directory, `{{sealed:NAME}}` for the blob of
     /// ``sealedCredentials``[NAME].
     var credentialsYAML: String? = nil
+    /// Settings added under the generated `e2e` credential (four-space indented lines such as `    burst: 5`), when
+    /// a test needs that one credential with more than its `source:`.
+    var credentialSettingsYAML: String? = nil
     /// The entries under `rules:`, verbatim (two-space indented), instead of ``rules``. `{{dir}}` as above.
     var rulesYAML: String? = nil
 
@@ -122,6 +125,7 @@ struct ProxyConfiguration: Sendable {
         } else {
             lines.append("  \(Self.credentialName):")
             lines.append("    source: env:\(Self.credentialVariable)")
+            if let credentialSettingsYAML { lines.append(credentialSettingsYAML) }
         }
         lines.append("rules:")
         if let rulesYAML {

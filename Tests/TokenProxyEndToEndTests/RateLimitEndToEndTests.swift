@@ -9,9 +9,7 @@ struct RateLimitEndToEndTests {
     func burstUnderConcurrency() async throws {
         var configuration = ProxyConfiguration()
         // 1/h refills one request in an hour: within the test only the burst can pass.
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 rate: 1/h
                 burst: 5
             """
@@ -53,9 +51,7 @@ struct RateLimitEndToEndTests {
     @Test("curl over HTTP/2: each stream on one connection counts (burst 2 → the third request gets 429)")
     func http2StreamsCountOneByOne() async throws {
         var configuration = ProxyConfiguration()
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 rate: 1/h
                 burst: 2
             """

@@ -14,9 +14,7 @@ struct RunCommandEndToEndTests {
     private static func configuration() -> ProxyConfiguration {
         var configuration = ProxyConfiguration()
         configuration.secretVariables[copyVariable] = ProxyConfiguration.credentialName
-        configuration.credentialsYAML = """
-              \(ProxyConfiguration.credentialName):
-                source: env:\(ProxyConfiguration.credentialVariable)
+        configuration.credentialSettingsYAML = """
                 env_placeholder: E2E_API_KEY
             """
         return configuration
