@@ -4,8 +4,6 @@
 #include <sys/resource.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #endif
 
 int c_tokenproxy_disable_core_dumps(void) {
@@ -26,19 +24,5 @@ int c_tokenproxy_is_dumpable(void) {
     return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 #else
     return -1;
-#endif
-}
-
-int c_tokenproxy_set_thread_niceness(int niceness) {
-#if defined(__linux__)
-    // On Linux, PRIO_PROCESS with a thread id applies to that thread alone.
-    id_t thread = (id_t)syscall(SYS_gettid);
-    if (setpriority(PRIO_PROCESS, thread, niceness) != 0) {
-        return errno;
-    }
-    return 0;
-#else
-    (void)niceness;
-    return ENOTSUP;
 #endif
 }

@@ -47,7 +47,6 @@ public final class UsageRecorder: Sendable {
         self.logger = logger
         let box = SinkBox(sinks)
         let thread = Thread { [self] in
-            ThreadPriority.makeCurrentThreadBackground()
             self.runWriter(box.sinks)
         }
         thread.name = "tokenproxy-recorder"

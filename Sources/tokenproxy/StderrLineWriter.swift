@@ -1,7 +1,6 @@
 import Foundation
 import NIOPosix
 import Synchronization
-import TokenProxyCore
 
 #if canImport(Glibc)
     import Glibc
@@ -105,10 +104,7 @@ final class StderrLineWriter: Sendable {
     private func wakeWriter() {
         writerThread.withLock { thread in
             guard thread == nil else { return }
-            let created = Thread { [self] in
-                ThreadPriority.makeCurrentThreadBackground()
-                self.runWriter()
-            }
+            let created = Thread { [self] in self.runWriter() }
             created.name = "tokenproxy-log"
             thread = created
             created.start()
